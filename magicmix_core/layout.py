@@ -1,0 +1,68 @@
+"""The layout carried from MagicMixLayoutNoise to the two samplers: pure torch, no ComfyUI imports."""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Optional
+
+import torch
+
+from .levels import LevelRange
+
+IMAGE_LAYOUT = "image"
+TEXT_LAYOUT = "text"
+
+
+@dataclass
+class ModelFingerprint:
+    """What a layout's sigmas and latents depend on, to refuse a layout made for another model."""
+
+    sampling_type: str  # e.g. "EPS", "V_PREDICTION", "CONST"
+    sigma_min: float
+    sigma_max: float
+    latent_channels: int
+
+    def mismatch(self, other: "ModelFingerprint") -> Optional[str]:
+        """A sentence saying how ``other`` differs, or None when the layout fits it."""
+        if self.sampling_type != other.sampling_type:
+            return f"the layout was made for a {self.sampling_type} model, this model is {other.sampling_type}"
+        if self.latent_channels != other.latent_channels:
+            return (f"the layout has {self.latent_channels}-channel latents, "
+                    f"this model uses {other.latent_channels} channels")
+        for name in ("sigma_min", "sigma_max"):
+            a, b = getattr(self, name), getattr(other, name)
+            if not math.isclose(a, b, rel_tol=1e-4, abs_tol=1e-6):
+                return f"the layout's {name} is {a:.6g}, this model's is {b:.6g} (a different noise schedule)"
+        return None
+
+
+@dataclass
+class MagicMixLayout:
+    """Everything the layout and content phases share, set once by the layout node.
+
+    ``sigmas`` is the whole descending schedule (T + 1 values, CPU). ``noise`` is the one fixed noise
+    tensor per batch item drawn from ``seed``. For image layout ``clean_latent`` is x_0 in model space
+    (latent format applied) and the layout latent of any level is computed when needed; for text
+    layout ``trajectory`` holds the layout prompt's latents of levels K_min .. K_max, keyed by level,
+    in sampler space.
+    """
+
+    mode: str
+    sigmas: torch.Tensor
+    levels: LevelRange
+    seed: int
+    noise: torch.Tensor
+    model: ModelFingerprint
+    clean_latent: Optional[torch.Tensor] = None
+    trajectory: dict = field(default_factory=dict)
+
+    @property
+    def batch_size(self) -> int:
+        return self.noise.shape[0]
+
+    @property
+    def latent_shape(self) -> tuple:
+        return tuple(self.noise.shape)
+
+    def sigma_at_level(self, level: int) -> torch.Tensor:
+        return self.sigmas[self.levels.total_steps - level]

@@ -1,0 +1,116 @@
+"""The MagicMix step order as k-diffusion style sampler functions: pure torch, no ComfyUI imports.
+
+All latents here are in *sampler space*, the space a k-diffusion sampler steps in: for EPS and
+V-prediction models ``x = x0 + sigma * eps``, for flow (CONST) models ``x = sigma * eps + (1 - sigma) * x0``.
+A sampler function has the signature ``f(model, x, sigmas, extra_args, callback, disable, **options)``
+and walks ``x`` from ``sigmas[0]`` down to ``sigmas[-1]``, as ComfyUI's ``KSAMPLER`` expects.
+"""
+from __future__ import annotations
+
+from typing import Callable, Optional, Sequence
+
+import torch
+
+# (step index reached, latent at that index) -> latent to carry on
+AfterStep = Callable[[int, torch.Tensor], torch.Tensor]
+
+
+def mix(stepped: torch.Tensor, layout_latent: torch.Tensor, nu: float) -> torch.Tensor:
+    """One MagicMix interpolation at a single noise level (the level the step just reached).
+
+    ``nu`` weights the freshly stepped latent, ``1 - nu`` the layout latent of the same level.
+    """
+    return torch.lerp(layout_latent, stepped, nu)
+
+
+def run_one_step_at_a_time(inner_function, inner_options: dict, model, x: torch.Tensor, sigmas: torch.Tensor,
+                           extra_args: Optional[dict], callback, disable, after_step: AfterStep,
+                           before_step: Optional[Callable[[int], None]] = None) -> torch.Tensor:
+    """Run ``inner_function`` one step per call from ``sigmas[0]`` to ``sigmas[-1]``.
+
+    After the step from ``sigmas[i]`` to ``sigmas[i + 1]`` the result goes through
+    ``after_step(i + 1, x)`` and what that returns is carried forward: MagicMix steps first, then
+    mixes, then steps from the mixed latent (Fig. 2 of the paper).
+
+    Each call hands the inner sampler a seed of its own (``seed + i``), so ancestral and SDE
+    samplers draw independent noise per step instead of repeating the first step's noise, and a
+    seed still reproduces a run. Multistep samplers restart their history at each call: after a
+    mix the old derivatives belong to a latent that no longer exists.
+    """
+    extra_args = {} if extra_args is None else extra_args
+    base_seed = extra_args.get("seed")
+    for i in range(len(sigmas) - 1):
+        if before_step is not None:
+            before_step(i)
+        step_args = dict(extra_args)
+        if base_seed is not None:
+            step_args["seed"] = base_seed + i
+        step_callback = None
+        if callback is not None:
+            step_callback = _shift_step_index(callback, i)
+        x = inner_function(model, x, sigmas[i:i + 2], extra_args=step_args, callback=step_callback,
+                           disable=True, **inner_options)
+        x = after_step(i + 1, x)
+    return x
+
+
+def _shift_step_index(callback, offset: int):
+    # The inner sampler sees a one-step schedule and reports step 0; the progress bar and preview
+    # must see the step's place in the whole phase.
+    return lambda info: callback({**info, "i": info["i"] + offset})
+
+
+def layout_phase_function(inner_function, inner_options: dict, start_latent: Callable[[torch.Tensor], torch.Tensor],
+                          layout_latent: Callable[[int, torch.Tensor], torch.Tensor], nus: Sequence[float],
+                          before_step: Optional[Callable[[int], None]] = None):
+    """A sampler function for the layout phase, over the sigmas of levels K_max .. K_min.
+
+    ``start_latent(x)`` gives z at level K_max (the layout latent x_{K_max}, on ``x``'s device and
+    dtype); ``layout_latent(i, like)`` gives the layout latent at schedule index ``i`` of the phase
+    (index 0 is level K_max, the last index is level K_min); ``nus[i - 1]`` is the nu of the mix that
+    lands on index ``i``. Per step: z' = D(z_k); z_{k-1} = nu * z' + (1 - nu) * x_{k-1}.
+    """
+
+    def sample_layout_phase(model, x, sigmas, extra_args=None, callback=None, disable=None):
+        if len(nus) != len(sigmas) - 1:
+            raise ValueError(f"need one nu per step: {len(sigmas) - 1} steps, {len(nus)} nu values")
+        z = start_latent(x)
+        return run_one_step_at_a_time(
+            inner_function, inner_options, model, z, sigmas, extra_args, callback, disable,
+            after_step=lambda i, stepped: mix(stepped, layout_latent(i, stepped), nus[i - 1]),
+            before_step=before_step)
+
+    return sample_layout_phase
+
+
+def trajectory_recording_function(inner_function, inner_options: dict, record_from_index: int,
+                                  record: Callable[[int, torch.Tensor], None],
+                                  before_step: Optional[Callable[[int], None]] = None):
+    """A sampler function that denoises as usual and records the latents of the last indices.
+
+    Used by text layout (mode B): the layout prompt's own trajectory from level T down to K_min.
+    Steps before ``record_from_index`` run in one call of the inner sampler (multistep samplers keep
+    their history there); from that index on the run goes one step at a time and
+    ``record(i, x)`` receives the latent at every schedule index ``i >= record_from_index``.
+    """
+
+    def sample_recording(model, x, sigmas, extra_args=None, callback=None, disable=None):
+        extra_args = {} if extra_args is None else extra_args
+        if record_from_index > 0:
+            x = inner_function(model, x, sigmas[:record_from_index + 1], extra_args=extra_args,
+                               callback=callback, disable=disable, **inner_options)
+        record(record_from_index, x)
+
+        def keep(i, stepped):
+            record(record_from_index + i, stepped)
+            return stepped
+
+        tail_args = dict(extra_args)
+        if "seed" in tail_args:
+            tail_args["seed"] = tail_args["seed"] + record_from_index
+        shifted = None if callback is None else _shift_step_index(callback, record_from_index)
+        shifted_before = None if before_step is None else (lambda i: before_step(record_from_index + i))
+        return run_one_step_at_a_time(inner_function, inner_options, model, x, sigmas[record_from_index:],
+                                      tail_args, shifted, disable, after_step=keep, before_step=shifted_before)
+
+    return sample_recording

@@ -1,0 +1,247 @@
+"""MagicMix on ComfyUI objects: MODEL (ModelPatcher), LATENT dicts, CONDITIONING, SAMPLER and SIGMAS.
+
+Sampling goes through ComfyUI's own machinery (``comfy.sample.sample_custom``, ``KSAMPLER``, the
+model's ``model_sampling`` and latent format, ``latent_preview`` for previews and the progress bar),
+so every sampler, scheduler and model family ComfyUI supports works here. The only new piece is the
+sampler function of ``mixing.py`` that steps one level at a time and mixes after each step.
+"""
+from __future__ import annotations
+
+import math
+from typing import Optional, Sequence
+
+import torch
+
+import comfy.model_management
+import comfy.sample
+import comfy.samplers
+import comfy.utils
+import latent_preview
+
+from .layout import IMAGE_LAYOUT, TEXT_LAYOUT, MagicMixLayout, ModelFingerprint
+from .levels import LevelRange, nu_values
+from .mixing import layout_phase_function, trajectory_recording_function
+
+
+class MagicMixInputError(ValueError):
+    """Bad input found while running; the message names the input and what is allowed."""
+
+
+def model_fingerprint(model) -> ModelFingerprint:
+    """Sampling type, sigma range and latent channels of a MODEL (as patched, e.g. by ModelSampling* nodes)."""
+    model_sampling = model.get_model_object("model_sampling")
+    sampling_type = "EPS"
+    for name in ("CONST", "V_PREDICTION", "EDM", "X0", "IMG_TO_IMG", "EPS"):
+        if any(base.__name__ == name for base in type(model_sampling).__mro__):
+            sampling_type = name
+            break
+    return ModelFingerprint(sampling_type, float(model_sampling.sigma_min), float(model_sampling.sigma_max),
+                            int(model.get_model_object("latent_format").latent_channels))
+
+
+def schedule_sigmas(model, scheduler: str, steps: int) -> torch.Tensor:
+    """The model's T + 1 descending sigmas for ``scheduler`` (what BasicScheduler gives at denoise 1)."""
+    return comfy.samplers.calculate_sigmas(model.get_model_object("model_sampling"), scheduler, steps).cpu()
+
+
+def check_custom_sigmas(sigmas: torch.Tensor) -> int:
+    """Checks a custom SIGMAS schedule (T + 1 finite, descending values ending at 0) and returns T."""
+    if not isinstance(sigmas, torch.Tensor) or sigmas.ndim != 1 or sigmas.shape[0] < 2:
+        raise MagicMixInputError("sigmas: need a 1-D schedule of at least 2 values (T + 1 sigmas for T steps)")
+    if not torch.isfinite(sigmas).all():
+        raise MagicMixInputError("sigmas: the schedule contains NaN or infinite values")
+    if not bool((sigmas[1:] < sigmas[:-1]).all()) or float(sigmas[-1]) != 0.0:
+        raise MagicMixInputError("sigmas: the schedule must descend strictly and end at 0 (a full schedule, "
+                                 "not a SplitSigmas part), so that noise levels 0..T are defined")
+    return int(sigmas.shape[0] - 1)
+
+
+def sampler_from_name(sampler_name: str):
+    return comfy.samplers.sampler_object(sampler_name)
+
+
+def _is_max_sigma(model_sampling, sigma: torch.Tensor) -> bool:
+    # The rule KSAMPLER uses to decide whether a start at this sigma is "pure noise".
+    max_sigma, value = float(model_sampling.sigma_max), float(sigma)
+    return math.isclose(max_sigma, value, rel_tol=1e-05) or value > max_sigma
+
+
+def _check_sampler(sampler) -> None:
+    if not callable(getattr(sampler, "sampler_function", None)):
+        raise MagicMixInputError(
+            f"sampler: MagicMix steps one noise level at a time and needs a KSAMPLER-style sampler "
+            f"(KSamplerSelect or any Sampler* node of ComfyUI); got {type(sampler).__name__}")
+
+
+def _stop_if_cancelled(_step: int) -> None:
+    comfy.model_management.throw_exception_if_processing_interrupted()
+
+
+def _batched_latent(model, latent: dict, batch_size: int, input_name: str) -> tuple[torch.Tensor, Optional[list]]:
+    """The LATENT's samples with the model's channel count, repeated to ``batch_size`` when its batch is 1."""
+    samples = comfy.sample.fix_empty_latent_channels(model, latent["samples"])
+    channels = model.get_model_object("latent_format").latent_channels
+    if samples.shape[1] != channels:
+        raise MagicMixInputError(
+            f"{input_name}: the latent has {samples.shape[1]} channels but this model uses {channels}; "
+            f"encode the image with this model's VAE")
+    batch_index = latent.get("batch_index")
+    have = samples.shape[0]
+    if batch_size > 1 and have != batch_size:
+        if have != 1:
+            raise MagicMixInputError(
+                f"batch_size: a layout batch of {have} cannot be paired with batch_size {batch_size}; "
+                f"use batch_size 1 (keep the layout batch) or {have}, or a layout batch of 1")
+        samples = samples.repeat((batch_size,) + (1,) * (samples.ndim - 1))
+        batch_index = None
+    return samples, batch_index
+
+
+def make_image_layout(model, latent: dict, seed: int, sigmas: torch.Tensor, levels: LevelRange,
+                      batch_size: int = 1) -> MagicMixLayout:
+    """Mode A. Layout latents come from the encoded layout image x_0 and one fixed noise tensor.
+
+    Nothing is sampled here: the layout latent of level k is computed when a step needs it as
+    ``model_sampling.noise_scaling(sigma at level k, noise, x_0)``.
+    """
+    samples, batch_index = _batched_latent(model, latent, batch_size, "layout_latent")
+    if torch.count_nonzero(samples) == 0:
+        raise MagicMixInputError(
+            "layout_latent: the latent is empty (all zeros); image layout needs an encoded image "
+            "(VAEEncode), or connect layout_positive for text layout")
+    noise = comfy.sample.prepare_noise(samples, seed, batch_index)
+    clean = model.model.process_latent_in(samples.to(torch.float32))
+    return MagicMixLayout(IMAGE_LAYOUT, sigmas.cpu(), levels, seed, noise, model_fingerprint(model),
+                          clean_latent=clean)
+
+
+def make_text_layout(model, latent: dict, seed: int, sigmas: torch.Tensor, levels: LevelRange,
+                     positive, negative, cfg: float, sampler, batch_size: int = 1) -> MagicMixLayout:
+    """Mode B. Denoise pure noise with the layout prompt from level T down to level K_min.
+
+    The latents of levels K_max .. K_min (sigmas ``sigmas[T - K_max]`` .. ``sigmas[T - K_min]``) are
+    kept; the branch never runs below K_min. Costs T - K_min sampler steps.
+    """
+    _check_sampler(sampler)
+    samples, batch_index = _batched_latent(model, latent, batch_size, "layout_latent")
+    noise = comfy.sample.prepare_noise(samples, seed, batch_index)
+    total = levels.total_steps
+    trajectory = {}
+    store = comfy.model_management.intermediate_device()
+
+    def record(index: int, x: torch.Tensor) -> None:
+        if total - index <= levels.k_max_level:
+            trajectory[total - index] = x.detach().to(store, torch.float32)
+
+    recording = comfy.samplers.KSAMPLER(
+        trajectory_recording_function(sampler.sampler_function, sampler.extra_options, levels.layout_start_index,
+                                      record, before_step=_stop_if_cancelled),
+        inpaint_options=sampler.inpaint_options)
+    branch_sigmas = sigmas[:levels.content_start_index + 1]
+    comfy.sample.sample_custom(model, noise, cfg, recording, branch_sigmas, positive, negative,
+                               torch.zeros_like(samples), callback=preview_callback(model, len(branch_sigmas) - 1),
+                               disable_pbar=not comfy.utils.PROGRESS_BAR_ENABLED, seed=seed)
+    return MagicMixLayout(TEXT_LAYOUT, sigmas.cpu(), levels, seed, noise, model_fingerprint(model),
+                          trajectory=trajectory)
+
+
+def check_layout_fits(model, layout: MagicMixLayout) -> None:
+    problem = layout.model.mismatch(model_fingerprint(model))
+    if problem:
+        raise MagicMixInputError(f"layout: {problem}; make the layout with the same model")
+
+
+class LayoutLatents:
+    """The layout latents x_k of one run, in sampler space, on the sampling device.
+
+    Image layout computes x_k = ``model_sampling.noise_scaling(sigma at level k, noise, x_0)`` when a
+    step needs it (nothing stored per level); the fixed noise and x_0 move to the device once.
+    Text layout reads the recorded trajectory.
+    """
+
+    def __init__(self, layout: MagicMixLayout, model_sampling):
+        self.layout, self.model_sampling = layout, model_sampling
+        self._placed = None  # (device, dtype, noise, clean)
+
+    def at_level(self, level: int, like: torch.Tensor) -> torch.Tensor:
+        if self.layout.mode == TEXT_LAYOUT:
+            return self.layout.trajectory[level].to(like.device, like.dtype)
+        if self._placed is None or self._placed[:2] != (like.device, like.dtype):
+            self._placed = (like.device, like.dtype, self.layout.noise.to(like.device, like.dtype),
+                            self.layout.clean_latent.to(like.device, like.dtype))
+        _, _, noise, clean = self._placed
+        sigma = self.layout.sigma_at_level(level).to(like.device)
+        return self.model_sampling.noise_scaling(sigma, noise, clean, _is_max_sigma(self.model_sampling, sigma))
+
+
+def preview_callback(model, steps: int):
+    """ComfyUI's live preview + progress bar callback (also where the Cancel button is noticed)."""
+    return latent_preview.prepare_callback(model, steps)
+
+
+def sample_layout_phase(model, layout: MagicMixLayout, positive, negative, cfg: float, sampler,
+                        nus: Sequence[float]) -> torch.Tensor:
+    """The layout phase, from level K_max down to level K_min, mixing after every step.
+
+    Returns z_{K_min} as LATENT samples (latent format removed, noise left in, as
+    KSamplerAdvanced's ``return_with_leftover_noise`` gives it).
+    """
+    _check_sampler(sampler)
+    check_layout_fits(model, layout)
+    levels = layout.levels
+    if len(nus) != levels.mix_count:
+        raise MagicMixInputError(f"nu: need {levels.mix_count} values (one per mix), got {len(nus)}")
+    model_sampling = model.get_model_object("model_sampling")
+    layout_latents = LayoutLatents(layout, model_sampling)
+    phase_sigmas = levels.layout_phase_sigmas(layout.sigmas)
+    guide_latent = _latent_for_guider(model, layout)
+    if levels.mix_count == 0:
+        start = layout_latents.at_level(levels.k_max_level, layout.noise.to(torch.float32))
+        sigma = layout.sigma_at_level(levels.k_max_level)
+        return model.model.process_latent_out(model_sampling.inverse_noise_scaling(sigma, start))
+
+    def layout_latent(index: int, like: torch.Tensor) -> torch.Tensor:
+        return layout_latents.at_level(levels.k_max_level - index, like)
+
+    mixing = comfy.samplers.KSAMPLER(
+        layout_phase_function(sampler.sampler_function, sampler.extra_options,
+                              start_latent=lambda x: layout_latent(0, x), layout_latent=layout_latent,
+                              nus=list(nus), before_step=_stop_if_cancelled),
+        inpaint_options=sampler.inpaint_options)
+    return comfy.sample.sample_custom(model, layout.noise, cfg, mixing, phase_sigmas, positive, negative,
+                                      guide_latent, callback=preview_callback(model, levels.mix_count),
+                                      disable_pbar=not comfy.utils.PROGRESS_BAR_ENABLED, seed=layout.seed)
+
+
+def _latent_for_guider(model, layout: MagicMixLayout) -> torch.Tensor:
+    # The guider only reads it for model conds (e.g. inpaint models' concat latent); the layout
+    # phase's start latent comes from the layout itself.
+    if layout.mode == IMAGE_LAYOUT:
+        return model.model.process_latent_out(layout.clean_latent.clone())
+    return torch.zeros(layout.latent_shape)
+
+
+def sample_content_phase(model, layout: MagicMixLayout, samples: torch.Tensor, positive, negative, cfg: float,
+                         sampler) -> torch.Tensor:
+    """The content phase: plain steps from level K_min down to level 0, no mixing.
+
+    ``samples`` is the layout phase's output (LATENT samples at sigma ``layout.sigma_at_level(K_min)``).
+    The same as KSamplerAdvanced with add_noise off, starting at step T - K_min.
+    """
+    _check_sampler(sampler)
+    check_layout_fits(model, layout)
+    if tuple(samples.shape) != layout.latent_shape:
+        raise MagicMixInputError(
+            f"latent: shape {tuple(samples.shape)} does not match the layout's {layout.latent_shape}; "
+            f"connect the LATENT of the MagicMix Interpolated Sampler that used this layout")
+    phase_sigmas = layout.levels.content_phase_sigmas(layout.sigmas)
+    if len(phase_sigmas) < 2:  # K_min = 0: the layout phase already reached the clean level
+        return samples
+    steps = len(phase_sigmas) - 1
+    return comfy.sample.sample_custom(model, torch.zeros_like(samples), cfg, sampler, phase_sigmas, positive,
+                                      negative, samples, callback=preview_callback(model, steps),
+                                      disable_pbar=not comfy.utils.PROGRESS_BAR_ENABLED, seed=layout.seed)
+
+
+def nus_for(layout: MagicMixLayout, nu: float, nu_end: float, curve: str) -> list[float]:
+    return nu_values(nu, nu_end, layout.levels.mix_count, curve)

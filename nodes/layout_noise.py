@@ -1,0 +1,81 @@
+"""MagicMixLayoutNoise: makes the layout (mode A from an image latent, mode B from a layout prompt)."""
+from __future__ import annotations
+
+from comfy_api.latest import io
+
+from ..magicmix_core import sampling
+from ..magicmix_core.levels import LevelRange
+from . import inputs as common
+
+
+class MagicMixLayoutNoise(io.ComfyNode):
+    @classmethod
+    def define_schema(cls):
+        import comfy.samplers
+        return io.Schema(
+            node_id="MagicMixLayoutNoise",
+            display_name="MagicMix Layout Noise",
+            category=common.CATEGORY,
+            description=("Sets up a MagicMix run: the seed, the noise schedule and the k_min..k_max range in which "
+                         "the layout is mixed in. Image layout: connect a VAE-encoded image to layout_latent. "
+                         "Text layout: also connect layout_positive/layout_negative; the layout prompt is then "
+                         "denoised from pure noise and its own trajectory is the layout (layout_latent only "
+                         "gives the size)."),
+            inputs=[
+                common.model_input(),
+                io.Latent.Input("layout_latent", tooltip="Image layout: the layout image through VAEEncode. Text "
+                                                         "layout: an Empty Latent Image of the output size."),
+                io.Int.Input("seed", default=0, min=0, max=0xffffffffffffffff, control_after_generate=True,
+                             tooltip="Seed of the one fixed noise tensor per batch item, drawn as KSampler draws it."),
+                io.Int.Input("steps", default=common.DEFAULT_STEPS, min=1, max=10000,
+                             tooltip="Total sampler steps T of the full schedule. The run itself only does the "
+                                     "steps below k_max (k_max * T of them)."),
+                io.Combo.Input("scheduler", options=comfy.samplers.SCHEDULER_NAMES, default=common.DEFAULT_SCHEDULER,
+                               tooltip="Noise schedule over the T steps."),
+                io.Float.Input("k_min", default=common.DEFAULT_K_MIN, min=0.0, max=1.0, step=0.01,
+                               tooltip="Noise level (fraction of T, 0 = clean) where mixing stops and the content "
+                                       "prompt alone finishes. Lower = more layout detail kept. Typical 0.2-0.4."),
+                io.Float.Input("k_max", default=common.DEFAULT_K_MAX, min=0.0, max=1.0, step=0.01,
+                               tooltip="Noise level (fraction of T, 1 = pure noise) where the run starts from the "
+                                       "noised layout. Higher = more freedom for the content. Typical 0.5-0.8."),
+                io.Int.Input("batch_size", default=1, min=1, max=4096,
+                             tooltip="Images per run. A layout batch of 1 is repeated, each copy with its own "
+                                     "noise; 1 keeps the layout's own batch."),
+                io.Conditioning.Input("layout_positive", optional=True,
+                                      tooltip="Text layout (mode B): the prompt whose layout is kept."),
+                io.Conditioning.Input("layout_negative", optional=True,
+                                      tooltip="Text layout: negative prompt for the layout branch."),
+                common.cfg_input("layout_cfg", "the text layout branch"),
+                common.sampler_name_input("layout_sampler_name"),
+                io.Sigmas.Input("sigmas", optional=True,
+                                tooltip="Optional custom SIGMAS (T + 1 descending values ending at 0); when "
+                                        "connected they replace steps and scheduler."),
+            ],
+            outputs=[common.Layout.Output(display_name="layout")],
+        )
+
+    @classmethod
+    def validate_inputs(cls, k_min=None, k_max=None, steps=None):
+        return common.levels_problem(k_min, k_max, steps) or True
+
+    @classmethod
+    def execute(cls, model, layout_latent, seed, steps, scheduler, k_min, k_max, batch_size, layout_cfg,
+                layout_sampler_name, layout_positive=None, layout_negative=None, sigmas=None) -> io.NodeOutput:
+        if sigmas is not None:
+            steps = sampling.check_custom_sigmas(sigmas)
+        problem = common.levels_problem(k_min, k_max, steps)
+        if problem:
+            raise sampling.MagicMixInputError(problem)
+        if sigmas is None:
+            sigmas = sampling.schedule_sigmas(model, scheduler, steps)
+        levels = LevelRange.from_fractions(k_min, k_max, steps)
+        if layout_positive is None and layout_negative is None:
+            layout = sampling.make_image_layout(model, layout_latent, seed, sigmas, levels, batch_size)
+        else:
+            if layout_positive is None or layout_negative is None:
+                raise sampling.MagicMixInputError(
+                    "layout_positive / layout_negative: text layout needs both connected (image layout neither)")
+            layout = sampling.make_text_layout(model, layout_latent, seed, sigmas, levels, layout_positive,
+                                               layout_negative, layout_cfg,
+                                               sampling.sampler_from_name(layout_sampler_name), batch_size)
+        return io.NodeOutput(layout)

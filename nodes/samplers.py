@@ -1,0 +1,76 @@
+"""The two phases as nodes: MagicMixInterpolatedSampler (layout phase), MagicMixConditionalSampler (content)."""
+from __future__ import annotations
+
+from comfy_api.latest import io
+
+from ..magicmix_core import sampling
+from . import inputs as common
+
+
+class MagicMixInterpolatedSampler(io.ComfyNode):
+    @classmethod
+    def define_schema(cls):
+        return io.Schema(
+            node_id="MagicMixInterpolatedSampler",
+            display_name="MagicMix Interpolated Sampler",
+            category=common.CATEGORY,
+            description=("Layout phase: from noise level k_max down to k_min, each step is denoised with the content "
+                         "prompt and then mixed with the layout at the new level: z = nu * step(z) + (1 - nu) * "
+                         "layout. Outputs the mixed latent at k_min, still noisy: feed it to MagicMix Conditional "
+                         "Sampler."),
+            inputs=[
+                common.model_input(),
+                common.Layout.Input("layout", tooltip="From MagicMix Layout Noise."),
+                common.positive_input("the layout phase (the content prompt, e.g. 'a coffee machine')"),
+                common.negative_input("the layout phase"),
+                common.cfg_input("cfg", "the layout phase"),
+                common.sampler_name_input(),
+                *common.nu_inputs(),
+                common.sampler_override_input(),
+            ],
+            outputs=[io.Latent.Output(display_name="latent")],
+        )
+
+    @classmethod
+    def validate_inputs(cls, nu=None, nu_end=None):
+        return common.nu_problem(nu, nu_end) or True
+
+    @classmethod
+    def execute(cls, model, layout, positive, negative, cfg, sampler_name, nu, nu_end=None, nu_schedule="constant",
+                sampler=None) -> io.NodeOutput:
+        problem = common.nu_problem(nu, nu_end)
+        if problem:
+            raise sampling.MagicMixInputError(problem)
+        nus = sampling.nus_for(layout, nu, nu if nu_end is None else nu_end, nu_schedule)
+        samples = sampling.sample_layout_phase(model, layout, positive, negative, cfg,
+                                               sampler or sampling.sampler_from_name(sampler_name), nus)
+        return io.NodeOutput({"samples": samples})
+
+
+class MagicMixConditionalSampler(io.ComfyNode):
+    @classmethod
+    def define_schema(cls):
+        return io.Schema(
+            node_id="MagicMixConditionalSampler",
+            display_name="MagicMix Conditional Sampler",
+            category=common.CATEGORY,
+            description=("Content phase: denoises the mixed latent from noise level k_min to clean with the content "
+                         "prompt alone, no mixing."),
+            inputs=[
+                common.model_input(),
+                common.Layout.Input("layout", tooltip="The same layout the Interpolated Sampler used."),
+                io.Latent.Input("latent", tooltip="The LATENT output of MagicMix Interpolated Sampler."),
+                common.positive_input("the content phase"),
+                common.negative_input("the content phase"),
+                common.cfg_input("cfg", "the content phase"),
+                common.sampler_name_input(),
+                common.sampler_override_input(),
+            ],
+            outputs=[io.Latent.Output(display_name="latent")],
+        )
+
+    @classmethod
+    def execute(cls, model, layout, latent, positive, negative, cfg, sampler_name, sampler=None) -> io.NodeOutput:
+        samples = sampling.sample_content_phase(model, layout, latent["samples"], positive, negative, cfg,
+                                                sampler or sampling.sampler_from_name(sampler_name))
+        return io.NodeOutput({"samples": samples})
