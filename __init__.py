@@ -2,7 +2,12 @@
 
 ComfyUI imports this package from custom_nodes/ and calls ``comfy_entrypoint`` to get the nodes.
 """
-from .nodes import comfy_entrypoint
+import importlib.util
 
-# No NODE_CLASS_MAPPINGS on purpose: ComfyUI only calls comfy_entrypoint when that name is absent.
-__all__ = ["comfy_entrypoint"]
+# Outside a ComfyUI host (pytest imports this file as the package of the repo's folder when it
+# collects the pure-math unit tests) there is nothing to register.
+if importlib.util.find_spec("comfy_api") is not None:
+    from .nodes import comfy_entrypoint
+
+    # No NODE_CLASS_MAPPINGS on purpose: ComfyUI only calls comfy_entrypoint when that name is absent.
+    __all__ = ["comfy_entrypoint"]
