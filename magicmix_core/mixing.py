@@ -47,14 +47,14 @@ def run_one_step_at_a_time(inner_function, inner_options: dict, model, x: torch.
             step_args["seed"] = base_seed + i
         step_callback = None
         if callback is not None:
-            step_callback = _shift_step_index(callback, i)
+            step_callback = shift_step_index(callback, i)
         x = inner_function(model, x, sigmas[i:i + 2], extra_args=step_args, callback=step_callback,
                            disable=True, **inner_options)
         x = after_step(i + 1, x)
     return x
 
 
-def _shift_step_index(callback, offset: int):
+def shift_step_index(callback, offset: int):
     # The inner sampler sees a one-step schedule and reports step 0; the progress bar and preview
     # must see the step's place in the whole phase.
     return lambda info: callback({**info, "i": info["i"] + offset})
@@ -108,7 +108,7 @@ def trajectory_recording_function(inner_function, inner_options: dict, record_fr
         tail_args = dict(extra_args)
         if "seed" in tail_args:
             tail_args["seed"] = tail_args["seed"] + record_from_index
-        shifted = None if callback is None else _shift_step_index(callback, record_from_index)
+        shifted = None if callback is None else shift_step_index(callback, record_from_index)
         shifted_before = None if before_step is None else (lambda i: before_step(record_from_index + i))
         return run_one_step_at_a_time(inner_function, inner_options, model, x, sigmas[record_from_index:],
                                       tail_args, shifted, disable, after_step=keep, before_step=shifted_before)

@@ -20,7 +20,7 @@ import latent_preview
 
 from .layout import IMAGE_LAYOUT, TEXT_LAYOUT, MagicMixLayout, ModelFingerprint
 from .levels import LevelRange, nu_values
-from .mixing import layout_phase_function, trajectory_recording_function
+from .mixing import layout_phase_function, shift_step_index, trajectory_recording_function
 
 
 class MagicMixInputError(ValueError):
@@ -221,6 +221,11 @@ def _latent_for_guider(model, layout: MagicMixLayout) -> torch.Tensor:
     return torch.zeros(layout.latent_shape)
 
 
+def content_phase_seed(seed: int, levels: LevelRange) -> int:
+    """Seed of the content phase's sampler noise: the layout phase used seed .. seed + mix_count - 1."""
+    return seed + levels.mix_count
+
+
 def sample_content_phase(model, layout: MagicMixLayout, samples: torch.Tensor, positive, negative, cfg: float,
                          sampler) -> torch.Tensor:
     """The content phase: plain steps from level K_min down to level 0, no mixing.
@@ -240,8 +245,69 @@ def sample_content_phase(model, layout: MagicMixLayout, samples: torch.Tensor, p
     steps = len(phase_sigmas) - 1
     return comfy.sample.sample_custom(model, torch.zeros_like(samples), cfg, sampler, phase_sigmas, positive,
                                       negative, samples, callback=preview_callback(model, steps),
-                                      disable_pbar=not comfy.utils.PROGRESS_BAR_ENABLED, seed=layout.seed)
+                                      disable_pbar=not comfy.utils.PROGRESS_BAR_ENABLED,
+                                      seed=content_phase_seed(layout.seed, layout.levels))
 
 
 def nus_for(layout: MagicMixLayout, nu: float, nu_end: float, curve: str) -> list[float]:
     return nu_values(nu, nu_end, layout.levels.mix_count, curve)
+
+
+def magicmix(model, layout: MagicMixLayout, positive, negative, cfg: float, sampler, nus: Sequence[float]) -> torch.Tensor:
+    """Both phases in one call with the same conditioning, CFG and sampler: what the three nodes give chained."""
+    mixed = sample_layout_phase(model, layout, positive, negative, cfg, sampler, nus)
+    return sample_content_phase(model, layout, mixed, positive, negative, cfg, sampler)
+
+
+class MagicMixKSampler(comfy.samplers.KSAMPLER):
+    """Image-layout MagicMix as a SAMPLER for SamplerCustomAdvanced.
+
+    The layout image is the LATENT given to SamplerCustomAdvanced and the fixed noise is its NOISE;
+    the GUIDER carries the content prompt. Over the T + 1 SIGMAS given, it starts at level K_max
+    (``sigmas[T - K_max]``) from the noised layout, mixes after each step down to level K_min, then
+    runs the inner sampler in one call to sigma 0.
+    """
+
+    def __init__(self, inner, k_min: float, k_max: float, nu: float, nu_end: float, curve: str):
+        _check_sampler(inner)
+        super().__init__(inner.sampler_function, inner.extra_options, inner.inpaint_options)
+        self.k_min, self.k_max, self.nu, self.nu_end, self.curve = k_min, k_max, nu, nu_end, curve
+
+    def sample(self, model_wrap, sigmas, extra_args, callback, noise, latent_image=None, denoise_mask=None,
+               disable_pbar=False):
+        if latent_image is None or torch.count_nonzero(latent_image) == 0:
+            raise MagicMixInputError("latent_image: the MagicMix sampler needs the layout image's latent "
+                                     "(VAEEncode), not an empty latent")
+        total = len(sigmas) - 1
+        levels = LevelRange.from_fractions(self.k_min, self.k_max, total)
+        if levels.mix_count < 1:
+            raise MagicMixInputError(f"sigmas: {total} steps are too few for k_min {self.k_min} and k_max "
+                                     f"{self.k_max} (both round to level {levels.k_min_level}); use more steps")
+        model_sampling = model_wrap.inner_model.model_sampling
+        nus = nu_values(self.nu, self.nu_end, levels.mix_count, self.curve)
+        first, last = levels.layout_start_index, levels.content_start_index
+
+        def layout_latent(index: int, like: torch.Tensor) -> torch.Tensor:
+            sigma = sigmas[first + index]
+            return model_sampling.noise_scaling(sigma, noise.to(like), latent_image.to(like),
+                                                _is_max_sigma(model_sampling, sigma))
+
+        layout_phase = layout_phase_function(self.sampler_function, self.extra_options,
+                                             start_latent=lambda x: layout_latent(0, x), layout_latent=layout_latent,
+                                             nus=nus, before_step=_stop_if_cancelled)
+        inner_function, inner_options = self.sampler_function, self.extra_options
+
+        def both_phases(model, x, _sigmas, extra_args=None, callback=None, disable=None):
+            z = layout_phase(model, x, sigmas[first:last + 1], extra_args=extra_args,
+                             callback=None if callback is None else shift_step_index(callback, first))
+            if last == total:
+                return z
+            content_args = dict(extra_args or {})
+            if "seed" in content_args:
+                content_args["seed"] = content_phase_seed(content_args["seed"], levels)
+            return inner_function(model, z, sigmas[last:], extra_args=content_args,
+                                  callback=None if callback is None else shift_step_index(callback, last),
+                                  disable=disable, **inner_options)
+
+        return comfy.samplers.KSAMPLER(both_phases, inpaint_options=self.inpaint_options).sample(
+            model_wrap, sigmas, extra_args, callback, noise, latent_image, denoise_mask, disable_pbar)

@@ -3,10 +3,11 @@ from __future__ import annotations
 
 from comfy_api.latest import ComfyExtension, io
 
+from .all_in_one import MagicMix, MagicMixSampler
 from .layout_noise import MagicMixLayoutNoise
 from .samplers import MagicMixConditionalSampler, MagicMixInterpolatedSampler
 
-NODES = [MagicMixLayoutNoise, MagicMixInterpolatedSampler, MagicMixConditionalSampler]
+NODES = [MagicMixLayoutNoise, MagicMixInterpolatedSampler, MagicMixConditionalSampler, MagicMix, MagicMixSampler]
 
 
 class MagicMixExtension(ComfyExtension):

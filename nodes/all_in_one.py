@@ -1,0 +1,94 @@
+"""One-node MagicMix, and MagicMix as a SAMPLER for SamplerCustomAdvanced."""
+from __future__ import annotations
+
+from comfy_api.latest import io
+
+from ..magicmix_core import sampling
+from . import inputs as common
+from .layout_noise import MagicMixLayoutNoise
+
+
+class MagicMix(io.ComfyNode):
+    @classmethod
+    def define_schema(cls):
+        layout_inputs = {i.id: i for i in MagicMixLayoutNoise.define_schema().inputs}
+        return io.Schema(
+            node_id="MagicMix",
+            display_name="MagicMix (all in one)",
+            category=common.CATEGORY,
+            description=("The whole MagicMix run in one node: layout from an encoded image (or from layout_positive / "
+                         "layout_negative for text layout), content from positive / negative. The same as Layout "
+                         "Noise -> Interpolated Sampler -> Conditional Sampler with one cfg and sampler for both "
+                         "phases."),
+            inputs=[
+                common.model_input(),
+                common.positive_input("both phases (the content prompt)"),
+                common.negative_input("both phases"),
+                layout_inputs["layout_latent"],
+                layout_inputs["seed"],
+                layout_inputs["steps"],
+                common.cfg_input("cfg", "the layout and content phases"),
+                common.sampler_name_input(),
+                layout_inputs["scheduler"],
+                layout_inputs["k_min"],
+                layout_inputs["k_max"],
+                *common.nu_inputs(),
+                layout_inputs["batch_size"],
+                layout_inputs["layout_positive"],
+                layout_inputs["layout_negative"],
+            ],
+            outputs=[io.Latent.Output(display_name="latent")],
+        )
+
+    @classmethod
+    def validate_inputs(cls, k_min=None, k_max=None, steps=None, nu=None, nu_end=None):
+        return common.levels_problem(k_min, k_max, steps) or common.nu_problem(nu, nu_end) or True
+
+    @classmethod
+    def execute(cls, model, positive, negative, layout_latent, seed, steps, cfg, sampler_name, scheduler, k_min, k_max,
+                nu, batch_size, nu_end=None, nu_schedule="constant", layout_positive=None,
+                layout_negative=None) -> io.NodeOutput:
+        layout = MagicMixLayoutNoise.execute(model, layout_latent, seed, steps, scheduler, k_min, k_max, batch_size,
+                                             cfg, sampler_name, layout_positive, layout_negative).result[0]
+        problem = common.nu_problem(nu, nu_end)
+        if problem:
+            raise sampling.MagicMixInputError(problem)
+        nus = sampling.nus_for(layout, nu, nu if nu_end is None else nu_end, nu_schedule)
+        samples = sampling.magicmix(model, layout, positive, negative, cfg, sampling.sampler_from_name(sampler_name),
+                                    nus)
+        return io.NodeOutput({"samples": samples})
+
+
+class MagicMixSampler(io.ComfyNode):
+    @classmethod
+    def define_schema(cls):
+        return io.Schema(
+            node_id="MagicMixSampler",
+            display_name="MagicMix Sampler (image layout)",
+            category=common.CATEGORY,
+            description=("MagicMix as a SAMPLER for SamplerCustomAdvanced: give SamplerCustomAdvanced the layout image's "
+                         "latent (VAEEncode), a RandomNoise, a guider with the content prompt and the full SIGMAS "
+                         "(e.g. BasicScheduler, denoise 1). The run starts at k_max from the noised layout, mixes down "
+                         "to k_min, then the inner sampler finishes."),
+            inputs=[
+                io.Sampler.Input("sampler", tooltip="The sampler for each step (e.g. from KSamplerSelect)."),
+                io.Float.Input("k_min", default=common.DEFAULT_K_MIN, min=0.0, max=1.0, step=0.01,
+                               tooltip="Noise level (fraction of the schedule, 0 = clean) where mixing stops."),
+                io.Float.Input("k_max", default=common.DEFAULT_K_MAX, min=0.0, max=1.0, step=0.01,
+                               tooltip="Noise level (fraction of the schedule, 1 = pure noise) where the run starts."),
+                *common.nu_inputs(),
+            ],
+            outputs=[io.Sampler.Output()],
+        )
+
+    @classmethod
+    def validate_inputs(cls, k_min=None, k_max=None, nu=None, nu_end=None):
+        return common.levels_problem(k_min, k_max) or common.nu_problem(nu, nu_end) or True
+
+    @classmethod
+    def execute(cls, sampler, k_min, k_max, nu, nu_end=None, nu_schedule="constant") -> io.NodeOutput:
+        problem = common.levels_problem(k_min, k_max) or common.nu_problem(nu, nu_end)
+        if problem:
+            raise sampling.MagicMixInputError(problem)
+        return io.NodeOutput(sampling.MagicMixKSampler(sampler, k_min, k_max, nu, nu if nu_end is None else nu_end,
+                                                       nu_schedule))
