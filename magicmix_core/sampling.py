@@ -109,6 +109,8 @@ def make_image_layout(model, latent: dict, seed: int, sigmas: torch.Tensor, leve
         raise MagicMixInputError(
             "layout_latent: the latent is empty (all zeros); image layout needs an encoded image "
             "(VAEEncode), or connect layout_positive for text layout")
+    if not torch.isfinite(samples).all():
+        raise MagicMixInputError("layout_latent: the latent contains NaN or infinite values")
     noise = comfy.sample.prepare_noise(samples, seed, batch_index)
     clean = model.model.process_latent_in(samples.to(torch.float32))
     return MagicMixLayout(IMAGE_LAYOUT, sigmas.cpu(), levels, seed, noise, model_fingerprint(model),
