@@ -1,0 +1,165 @@
+"""The shipped workflow files, checked as files: up to date, well-formed UI format, spec defaults.
+
+What the real frontend and the real server make of them is in tests/browser/test_workflows_canvas.py
+and tests/e2e/test_workflows.py.
+"""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+PACK_DIR = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(PACK_DIR / "tools"))
+import make_workflows  # noqa: E402
+
+WORKFLOW_NAMES = sorted(make_workflows.WORKFLOWS)
+MAGICMIX_TYPES = {"MagicMixLayoutNoise", "MagicMixInterpolatedSampler", "MagicMixConditionalSampler"}
+NOTE_TYPES = {"MarkdownNote", "Note"}
+
+
+def load(name: str) -> dict:
+    return json.loads((PACK_DIR / "workflows" / f"{name}.json").read_text(encoding="utf-8"))
+
+
+def values(node: dict) -> dict:
+    names = make_workflows.NODE_DEFS[node["type"]].values
+    assert len(node["widgets_values"]) == len(names), node["type"]
+    return dict(zip(names, node["widgets_values"]))
+
+
+def test_the_seven_workflows_of_the_issue_are_shipped():
+    assert set(WORKFLOW_NAMES) == {
+        "magicmix_image_layout", "magicmix_text_layout", "magicmix_breed_mixing", "magicmix_style_transfer",
+        "magicmix_concept_removal", "magicmix_nu_sweep", "magicmix_sdxl"}
+    shipped = {p.stem for p in (PACK_DIR / "workflows").glob("*.json")}
+    assert shipped == set(WORKFLOW_NAMES), "workflows/ holds a file the generator does not make (or lacks one)"
+    assert not (PACK_DIR / "example_workflows").exists(), \
+        "a second template folder makes ComfyUI list every template twice (docs/workflows.md)"
+
+
+def test_committed_files_are_what_the_generator_writes():
+    assert make_workflows.main(["--check"]) == 0, "run: python tools/make_workflows.py"
+
+
+@pytest.mark.parametrize("name", WORKFLOW_NAMES)
+def test_ui_format_links_are_consistent(name):
+    wf = load(name)
+    assert wf["version"] == 0.4
+    nodes = {n["id"]: n for n in wf["nodes"]}
+    assert len(nodes) == len(wf["nodes"]) and wf["last_node_id"] == max(nodes)
+    assert wf["last_link_id"] == max(link[0] for link in wf["links"])
+    for link_id, src, src_slot, dst, dst_slot, kind in wf["links"]:
+        out = nodes[src]["outputs"][src_slot]
+        inp = nodes[dst]["inputs"][dst_slot]
+        assert link_id in out["links"] and out["type"] == kind
+        assert inp["link"] == link_id and inp["type"] == kind and "widget" not in inp
+    linked_inputs = [i["link"] for n in wf["nodes"] for i in n["inputs"] if i["link"] is not None]
+    assert sorted(linked_inputs) == sorted(link[0] for link in wf["links"])
+    for node in wf["nodes"]:
+        if node["type"] in NOTE_TYPES:
+            assert node["widgets_values"][0].strip(), "an empty note"
+            continue
+        assert node["properties"]["Node name for S&R"] == node["type"]
+        for inp in node["inputs"]:  # every required socket is connected
+            if "widget" not in inp and inp.get("shape") != 7:
+                assert inp["link"] is not None, f"{node['type']}.{inp['name']} is not connected"
+
+
+@pytest.mark.parametrize("name", WORKFLOW_NAMES)
+def test_spec_defaults_and_names(name):
+    wf = load(name)
+    by_type: dict[str, list] = {}
+    for node in wf["nodes"]:
+        by_type.setdefault(node["type"], []).append(node)
+    assert MAGICMIX_TYPES <= set(by_type)
+    (loader,) = by_type["CheckpointLoaderSimple"]
+    expected_ckpt = "sd_xl_base_1.0.safetensors" if name == "magicmix_sdxl" else "v1-5-pruned-emaonly.safetensors"
+    assert values(loader)["ckpt_name"] == expected_ckpt
+    (layout,) = by_type["MagicMixLayoutNoise"]
+    lv = values(layout)
+    assert (lv["steps"], lv["k_min"], lv["k_max"]) == (50, 0.3, 0.6)
+    assert lv["control_after_generate"] == "fixed"
+    for node in by_type["MagicMixInterpolatedSampler"]:
+        v = values(node)
+        assert v["cfg"] == 7.5 and 0.5 <= v["nu"] <= 0.9
+    for node in by_type["MagicMixConditionalSampler"]:
+        assert values(node)["cfg"] == 7.5
+    (save,) = by_type["SaveImage"]
+    assert values(save)["filename_prefix"] == name
+    size = 1024 if name == "magicmix_sdxl" else 512
+    for node in by_type.get("ImageScale", []) + by_type.get("EmptyLatentImage", []):
+        assert (values(node)["width"], values(node)["height"]) == (size, size)
+    assert len(by_type["MarkdownNote"]) >= 2, "the 'Start here' and settings notes"
+    if name == "magicmix_nu_sweep":
+        nus = [values(n)["nu"] for n in by_type["MagicMixInterpolatedSampler"]]
+        assert nus == [0.5, 0.7, 0.9]
+        assert len(by_type["MagicMixLayoutNoise"]) == 1, "one shared layout"
+    if name == "magicmix_text_layout":
+        linked = {i["name"] for i in layout["inputs"] if i["link"] is not None}
+        assert {"layout_positive", "layout_negative"} <= linked
+        assert "LoadImage" not in by_type
+    else:
+        assert "LoadImage" in by_type
+    if name == "magicmix_concept_removal":
+        (interp,) = by_type["MagicMixInterpolatedSampler"]
+        negative_link = next(i["link"] for i in interp["inputs"] if i["name"] == "negative")
+        source = next(link[1] for link in wf["links"] if link[0] == negative_link)
+        negative_text = next(values(n)["text"] for n in wf["nodes"] if n["id"] == source)
+        assert "lamp" in negative_text, "the negative prompt names the layout's concept"
+
+
+@pytest.mark.parametrize("name", WORKFLOW_NAMES)
+def test_canvas_is_readable(name):
+    """Groups hold their nodes and do not overlap; nodes do not overlap each other."""
+    wf = load(name)
+
+    def box(node):
+        x, y = node["pos"]
+        w, h = node["size"]
+        return x, y - make_workflows.TITLE_HEIGHT, x + w, y + h
+
+    def overlap(a, b):
+        return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
+
+    boxes = [(n["type"], box(n)) for n in wf["nodes"]]
+    for i, (ta, a) in enumerate(boxes):
+        for tb, b in boxes[i + 1:]:
+            assert not overlap(a, b), f"{ta} overlaps {tb}"
+    groups = [(g["title"], (g["bounding"][0], g["bounding"][1], g["bounding"][0] + g["bounding"][2],
+                            g["bounding"][1] + g["bounding"][3])) for g in wf["groups"]]
+    for i, (ta, a) in enumerate(groups):
+        for tb, b in groups[i + 1:]:
+            assert not overlap(a, b), f"groups {ta!r} and {tb!r} overlap"
+    for node_type, b in boxes:
+        inside = [t for t, g in groups if g[0] <= b[0] and g[1] <= b[1] and b[2] <= g[2] and b[3] <= g[3]]
+        if node_type not in NOTE_TYPES:
+            assert len(inside) == 1, f"{node_type} is in groups {inside}"
+
+
+@pytest.mark.parametrize("name", WORKFLOW_NAMES)
+def test_layout_images_and_thumbnail_ship(name):
+    wf = load(name)
+    for node in wf["nodes"]:
+        if node["type"] == "LoadImage":
+            image = PACK_DIR / "layouts" / values(node)["image"]
+            assert image.is_file(), f"{image.name} is not in layouts/"
+    with Image.open(PACK_DIR / "workflows" / f"{name}.jpg") as thumb:
+        assert thumb.format == "JPEG" and thumb.size == (256, 256)
+
+
+@pytest.mark.parametrize("filename", sorted(make_workflows.layout_images.LAYOUT_IMAGES))
+def test_layout_images_are_small_pngs_drawn_by_the_script(filename):
+    path = PACK_DIR / "layouts" / filename
+    assert path.stat().st_size < 10_000
+    with Image.open(path) as shipped:
+        assert shipped.format == "PNG" and shipped.size == (512, 512)
+        shipped_rgb = np.asarray(shipped.convert("RGB"), dtype=np.float32)
+    drawn = np.asarray(make_workflows.layout_images.LAYOUT_IMAGES[filename]().convert("RGB"), dtype=np.float32)
+    # Pixel for pixel on the Pillow that wrote them; another Pillow may quantise a colour differently.
+    assert np.abs(shipped_rgb - drawn).mean() < 2.0
+    assert len(np.unique(shipped_rgb.reshape(-1, 3), axis=0)) > 4, "a drawing, not a blank"
