@@ -1,0 +1,226 @@
+"""Shared fixtures of the four test layers (the single place for them).
+
+Layers, by folder (each test is marked with its folder's name, so ``-m unit`` etc. select them):
+
+- ``unit``: pure Python, ComfyUI must not be needed; nothing here imports ``comfy`` at import time.
+- ``comfy``: ComfyUI imported in-process (``comfy_host``) and the generated checkpoint (``sd15_model``).
+- ``e2e``: the real server started by ``comfy_server`` on a free loopback port.
+- ``browser``: that server's page in Debian's chromium (``browser_page``).
+
+Artifacts (server log of a failed run, screenshots) go to ``test-artifacts/`` at the repo root.
+"""
+from __future__ import annotations
+
+import shutil
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from support import host
+
+TESTS_DIR = Path(__file__).resolve().parent
+LAYERS = ("unit", "comfy", "e2e", "browser")
+ARTIFACTS_DIR = host.PACK_DIR / "test-artifacts"
+SCREENSHOTS_DIR = ARTIFACTS_DIR / "screenshots"
+
+# The unit tests import the pack's pure-math package (magicmix_core) from the repo root. Appended,
+# not prepended: the repo root also holds the pack's ``nodes`` package, which must not shadow
+# ComfyUI's own ``nodes`` module when ComfyUI is imported in-process.
+if str(host.PACK_DIR) not in sys.path:
+    sys.path.append(str(host.PACK_DIR))
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]
+
+
+# --- layers: markers, and a check that a full run really ran all of them ----------------------
+
+def pytest_addoption(parser):
+    parser.addoption(
+        "--require-all-layers", action="store_true",
+        help="fail the run unless every layer (unit, comfy, e2e, browser) passed at least one test and nothing was skipped")
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        parts = Path(item.path).resolve().relative_to(TESTS_DIR).parts
+        layer = parts[0] if len(parts) > 1 else None
+        if layer not in LAYERS:
+            raise pytest.UsageError(f"{item.nodeid}: tests belong in one of tests/{{{','.join(LAYERS)}}}/")
+        item.add_marker(getattr(pytest.mark, layer))
+        item.stash[_LAYER] = layer
+
+
+_LAYER = pytest.StashKey[str]()  # an item's layer
+_FAILED = pytest.StashKey[bool]()  # an item had a failed phase
+_OUTCOMES = pytest.StashKey[dict]()  # layer -> counts of passed and skipped tests
+_FAILED_ITEMS = pytest.StashKey[set]()  # node ids of failed items, for fixtures that keep logs
+
+
+def pytest_configure(config):
+    config.stash[_OUTCOMES] = {layer: {"passed": 0, "skipped": 0} for layer in LAYERS}
+    config.stash[_FAILED_ITEMS] = set()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    report = yield
+    layer = item.stash.get(_LAYER, None)
+    outcomes = item.config.stash[_OUTCOMES]
+    if report.failed:
+        item.config.stash[_FAILED_ITEMS].add(item.nodeid)
+        item.stash[_FAILED] = True
+    elif layer and report.skipped:
+        outcomes[layer]["skipped"] += 1
+    elif layer and report.when == "call" and report.passed:
+        outcomes[layer]["passed"] += 1
+    return report
+
+
+def _layer_problems(config) -> list[str]:
+    problems = []
+    for layer, counts in config.stash[_OUTCOMES].items():
+        if counts["passed"] == 0:
+            problems.append(f"layer {layer!r}: no test passed")
+        if counts["skipped"]:
+            problems.append(f"layer {layer!r}: {counts['skipped']} skipped")
+    return problems
+
+
+def pytest_sessionfinish(session, exitstatus):
+    if session.config.getoption("--require-all-layers") and exitstatus == pytest.ExitCode.OK and _layer_problems(session.config):
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    if config.getoption("--require-all-layers"):
+        problems = _layer_problems(config)
+        if problems:
+            terminalreporter.section("--require-all-layers", sep="=", red=True)
+            for problem in problems:
+                terminalreporter.line(problem, red=True)
+
+
+def _failed_since(request, failed_before: set, fixture_name: str) -> list[str]:
+    """Tests that used ``fixture_name`` and failed after the fixture was set up."""
+    failed = request.config.stash[_FAILED_ITEMS] - failed_before
+    users = {item.nodeid for item in request.session.items if fixture_name in getattr(item, "fixturenames", ())}
+    return sorted(failed & users)
+
+
+# --- models and the in-process host --------------------------------------------------------------
+
+@pytest.fixture(scope="session")
+def sd15_checkpoint() -> Path:
+    """The seeded random-weight SD1.5 checkpoint (generated once, then cached under $MAGICMIX_CACHE/models)."""
+    from support import checkpoints
+    return checkpoints.ensure_checkpoint()
+
+
+@dataclass
+class ComfyHost:
+    path: Path  # the ComfyUI folder imported from
+    NODE_CLASS_MAPPINGS: dict  # ComfyUI's node registry after loading extra and custom nodes
+
+    def node(self, name: str):
+        return self.NODE_CLASS_MAPPINGS[name]
+
+
+@pytest.fixture(scope="session")
+def comfy_host() -> ComfyHost:
+    """ComfyUI imported in this process (CPU), with its extra nodes and custom_nodes, this pack among them, loaded."""
+    mappings = host.load_host_nodes()
+    return ComfyHost(path=host.comfyui_path(), NODE_CLASS_MAPPINGS=mappings)
+
+
+@pytest.fixture(scope="session")
+def sd15_model(comfy_host, sd15_checkpoint):
+    """(MODEL, CLIP, VAE) of the generated checkpoint, loaded as CheckpointLoaderSimple loads it."""
+    import comfy.sd
+    import folder_paths
+    model, clip, vae, _ = comfy.sd.load_checkpoint_guess_config(
+        str(sd15_checkpoint), output_vae=True, output_clip=True,
+        embedding_directory=folder_paths.get_folder_paths("embeddings"))
+    return model, clip, vae
+
+
+# --- the real server ----------------------------------------------------------------------------
+
+DEFAULT_CHECKPOINT_NAME = "magicmix-test-sd15.safetensors"  # == support.checkpoints.DEFAULT_MODEL_NAME
+
+
+@pytest.fixture(scope="session")
+def comfy_server(request, tmp_path_factory, sd15_checkpoint):
+    """``python main.py --cpu --listen 127.0.0.1 --port <free>`` with the generated checkpoint as
+    ``magicmix-test-sd15.safetensors``, a scratch output/input/user folder, stopped after the session.
+
+    Its log is copied to test-artifacts/ when a test that used it failed (or when it fails to start).
+    """
+    from support.server import ComfyServer
+
+    failed_before = set(request.config.stash[_FAILED_ITEMS])
+    server = ComfyServer({DEFAULT_CHECKPOINT_NAME: sd15_checkpoint}, workdir=tmp_path_factory.mktemp("comfy-server"))
+    try:
+        server.start()
+    except Exception:
+        _keep_server_log(server, "start-failed")
+        raise
+    try:
+        yield server
+    finally:
+        server.stop()
+        if _failed_since(request, failed_before, "comfy_server"):
+            _keep_server_log(server, "failed")
+
+
+def _keep_server_log(server, why: str) -> None:
+    ARTIFACTS_DIR.mkdir(parents=True, exist_ok=True)
+    target = ARTIFACTS_DIR / f"comfy-server-{why}-{time.strftime('%Y%m%d-%H%M%S')}.log"
+    if server.log_path.exists():
+        shutil.copyfile(server.log_path, target)
+        print(f"\nComfyUI server log kept: {target}", file=sys.stderr)
+
+
+@pytest.fixture
+def run_prompt(comfy_server):
+    """Queue an API-format prompt on the test server and wait; returns its outputs or raises PromptError."""
+    return comfy_server.run_prompt
+
+
+# --- the browser --------------------------------------------------------------------------------
+
+@pytest.fixture(scope="session")
+def chromium():
+    """Debian's chromium driven by playwright (playwright's own browser download cannot work offline)."""
+    from playwright.sync_api import sync_playwright
+    with sync_playwright() as playwright:
+        # launch() gives each browser a fresh temporary profile: no user data from earlier runs.
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+@pytest.fixture
+def browser_page(request, chromium):
+    """A page in a fresh browser context; a screenshot of it is kept in test-artifacts/ if the test fails."""
+    context = chromium.new_context(viewport={"width": 1400, "height": 900})
+    page = context.new_page()
+    try:
+        yield page
+    finally:
+        if request.node.stash.get(_FAILED, False):
+            SCREENSHOTS_DIR.mkdir(parents=True, exist_ok=True)
+            safe_name = "".join(c if c.isalnum() or c in "-_." else "_" for c in request.node.name)
+            try:
+                page.screenshot(path=str(SCREENSHOTS_DIR / f"{safe_name}-failed.png"))
+            except Exception as error:  # the page may be what broke; the test's own error matters more
+                print(f"\nno failure screenshot: {error}", file=sys.stderr)
+        context.close()
