@@ -1,0 +1,177 @@
+"""Each shipped workflow (workflows/*.json) runs on the real server and saves its images.
+
+The workflow file is converted from the canvas's UI format to the API format with the running
+server's /object_info (tests/support/workflow.py), its layout images are put in the server's input
+folder with tools/install_layouts.py (what a user runs), and the prompt is queued over HTTP.
+
+What is changed before the run, and why (the test machines have 2 CPU cores and no real weights):
+
+- the checkpoint: every workflow names a real model file; it is replaced by the generated
+  random-weight SD1.5 test checkpoint ``magicmix-test-sd15.safetensors``;
+- the size: 512x512 (1024x1024) becomes 64x64 (an 8x8 latent);
+- steps: 50 becomes 8 (k_min 0.3 / k_max 0.6 stay, levels 2 and 5: three mixes), batch 1 becomes 2.
+
+The SDXL workflow (magicmix_sdxl.json) runs on the SD1.5 test checkpoint too: no SDXL checkpoint
+file exists on the test machines (nothing is downloaded, no weights are committed), so this checks
+that its graph is accepted and runs through the server with its own prompts and settings at the
+reduced size and steps; MagicMix on the SDXL architecture itself is tested in-process by
+tests/comfy/test_model_families.py.
+
+Before anything is changed, the converted prompt is checked to carry the workflow's own values
+(checkpoint name, 50 steps, k_min/k_max), and the unchanged prompt is posted once: the server must
+refuse it for the missing checkpoint file only, which shows every other value in the shipped file is
+valid as it is.
+
+Each run's wall time goes to test-artifacts/workflow_times.json (the first run includes loading the
+checkpoint into the server).
+"""
+from __future__ import annotations
+
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from magicmix_core.levels import LevelRange
+from support.server import PromptError, saved_images
+from support.workflow import ui_to_api
+
+PACK_DIR = Path(__file__).resolve().parents[2]
+WORKFLOWS_DIR = PACK_DIR / "workflows"
+TIMES_FILE = PACK_DIR / "test-artifacts" / "workflow_times.json"
+WORKFLOW_NAMES = sorted(p.stem for p in WORKFLOWS_DIR.glob("*.json"))
+
+TEST_CHECKPOINT = "magicmix-test-sd15.safetensors"
+SHIPPED_CHECKPOINTS = {"v1-5-pruned-emaonly.safetensors", "sd_xl_base_1.0.safetensors"}
+SHIPPED_STEPS = 50
+TEST_SIZE = 64
+TEST_STEPS = 8
+TEST_BATCH = 2
+
+
+def load_workflow(name: str) -> dict:
+    return json.loads((WORKFLOWS_DIR / f"{name}.json").read_text(encoding="utf-8"))
+
+
+def nodes_of(prompt: dict, class_type: str) -> dict[str, dict]:
+    return {node_id: node for node_id, node in prompt.items() if node["class_type"] == class_type}
+
+
+@pytest.fixture(scope="module")
+def object_info(comfy_server) -> dict:
+    return comfy_server.object_info()
+
+
+@pytest.fixture(scope="module")
+def layouts_installed(comfy_server) -> Path:
+    """The pack's layout images in the server's input folder, copied by the tool users run."""
+    result = subprocess.run([sys.executable, str(PACK_DIR / "tools" / "install_layouts.py"),
+                             "--input-dir", str(comfy_server.input_dir)], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    shipped = sorted(p.name for p in (PACK_DIR / "layouts").glob("*.png"))
+    assert shipped and all((comfy_server.input_dir / name).is_file() for name in shipped)
+    return comfy_server.input_dir
+
+
+def shrink_for_test(prompt: dict) -> dict:
+    """The test checkpoint, 64x64, 8 steps, batch 2; every node that is changed must be found."""
+    loaders = nodes_of(prompt, "CheckpointLoaderSimple")
+    assert len(loaders) == 1, "each workflow has one Load Checkpoint"
+    for node in loaders.values():
+        node["inputs"]["ckpt_name"] = TEST_CHECKPOINT
+    sizers = {**nodes_of(prompt, "ImageScale"), **nodes_of(prompt, "EmptyLatentImage")}
+    assert sizers, "each workflow sets its size with Upscale Image or Empty Latent Image"
+    for node in sizers.values():
+        node["inputs"]["width"] = node["inputs"]["height"] = TEST_SIZE
+    layout_nodes = nodes_of(prompt, "MagicMixLayoutNoise")
+    assert len(layout_nodes) == 1, "each workflow has one MagicMix Layout Noise"
+    for node in layout_nodes.values():
+        node["inputs"]["steps"] = TEST_STEPS
+        node["inputs"]["batch_size"] = TEST_BATCH
+        levels = LevelRange.from_fractions(node["inputs"]["k_min"], node["inputs"]["k_max"], TEST_STEPS)
+        assert levels.mix_count >= 2, f"{TEST_STEPS} steps leave only {levels.mix_count} mix(es) for these k_min/k_max"
+    return prompt
+
+
+def expected_image_size(prompt: dict, source: list) -> tuple[int, int]:
+    """(width, height) of the IMAGE at ``source`` ([node id, slot]) for a 64x64 run."""
+    node = prompt[source[0]]
+    if node["class_type"] == "VAEDecode":
+        return TEST_SIZE, TEST_SIZE
+    if node["class_type"] == "ImageStitch":
+        inputs = node["inputs"]
+        assert inputs["direction"] == "right" and inputs["match_image_size"], "only a left-to-right stitch is sized here"
+        w1, h1 = expected_image_size(prompt, inputs["image1"])
+        w2, h2 = expected_image_size(prompt, inputs["image2"])
+        assert h1 == h2
+        spacing = inputs["spacing_width"] + inputs["spacing_width"] % 2  # ImageStitch rounds spacing up to even
+        return w1 + spacing + w2, h1
+    raise AssertionError(f"no size rule for {node['class_type']} feeding Save Image")
+
+
+def record_time(name: str, seconds: float) -> None:
+    TIMES_FILE.parent.mkdir(parents=True, exist_ok=True)
+    times = json.loads(TIMES_FILE.read_text()) if TIMES_FILE.exists() else {}
+    times[name] = {
+        "seconds": round(seconds, 2), "checkpoint": TEST_CHECKPOINT, "size": f"{TEST_SIZE}x{TEST_SIZE}",
+        "steps": TEST_STEPS, "batch_size": TEST_BATCH, "device": "cpu",
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores",
+        "recorded": time.strftime("%Y-%m-%d %H:%M:%S"),
+    }
+    TIMES_FILE.write_text(json.dumps(dict(sorted(times.items())), indent=2) + "\n")
+
+
+def test_every_workflow_is_under_test():
+    assert len(WORKFLOW_NAMES) == 7, WORKFLOW_NAMES
+
+
+@pytest.mark.parametrize("name", WORKFLOW_NAMES)
+def test_shipped_values_are_valid_but_for_the_missing_checkpoint(name, comfy_server, object_info, layouts_installed):
+    prompt = ui_to_api(load_workflow(name), object_info)
+    (loader,) = nodes_of(prompt, "CheckpointLoaderSimple").values()
+    assert loader["inputs"]["ckpt_name"] in SHIPPED_CHECKPOINTS
+    (layout,) = nodes_of(prompt, "MagicMixLayoutNoise").values()
+    assert (layout["inputs"]["steps"], layout["inputs"]["k_min"], layout["inputs"]["k_max"]) == (SHIPPED_STEPS, 0.3, 0.6)
+
+    with pytest.raises(PromptError) as refused:
+        comfy_server.run_prompt(prompt, timeout_s=60)
+    node_errors = refused.value.details.get("node_errors", {}) if isinstance(refused.value.details, dict) else {}
+    problems = {(node_id, error["extra_info"].get("input_name"))
+                for node_id, node_error in node_errors.items() for error in node_error["errors"]}
+    loader_id = next(iter(nodes_of(prompt, "CheckpointLoaderSimple")))
+    assert problems == {(loader_id, "ckpt_name")}, f"the server refused more than the checkpoint: {refused.value}"
+
+
+@pytest.mark.parametrize("name", WORKFLOW_NAMES)
+def test_workflow_runs_on_the_server_and_saves_its_images(name, comfy_server, object_info, layouts_installed):
+    prompt = shrink_for_test(ui_to_api(load_workflow(name), object_info))
+    save_nodes = nodes_of(prompt, "SaveImage")
+    assert save_nodes, "a shipped workflow must save its result"
+
+    started = time.monotonic()
+    outputs = comfy_server.run_prompt(prompt, timeout_s=600)
+    record_time(name, time.monotonic() - started)
+
+    assert len(saved_images(outputs)) == len(save_nodes) * TEST_BATCH
+    for node_id, node in save_nodes.items():
+        images = [image for image in outputs.get(node_id, {}).get("images", []) if image["type"] == "output"]
+        assert len(images) == TEST_BATCH, f"Save Image {node_id} saved {len(images)} images"
+        size = expected_image_size(prompt, node["inputs"]["images"])
+        pixels = []
+        for image in images:
+            assert image["filename"].startswith(node["inputs"]["filename_prefix"])
+            with Image.open(comfy_server.output_file(image)) as saved:
+                saved.load()  # decodes the whole file, not just its header
+                assert saved.format == "PNG" and saved.size == size
+                pixels.append(np.asarray(saved.convert("RGB"), dtype=np.int16))
+                low, high = saved.convert("L").getextrema()
+                assert high > low, "a flat image: nothing was decoded"
+        # each batch item has its own noise, so the images of one batch differ
+        assert np.abs(pixels[0] - pixels[1]).max() > 0, "the two batch items are identical"
