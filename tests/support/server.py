@@ -80,6 +80,12 @@ class ComfyServer:
             if link.is_symlink() or link.exists():
                 link.unlink()
             link.symlink_to(Path(source).resolve())
+        # A fresh user folder makes the frontend open its first-run Templates dialog over the
+        # canvas; a user who has seen it has this setting.
+        settings = self.workdir / "user" / "default" / "comfy.settings.json"
+        if not settings.exists():
+            settings.parent.mkdir(parents=True, exist_ok=True)
+            settings.write_text(json.dumps({"Comfy.TutorialCompleted": True}))
         config = self.workdir / "extra_model_paths.yaml"
         config.write_text(f"magicmix_test_bed:\n    base_path: {self.models_dir}\n    checkpoints: checkpoints\n")
         return config
