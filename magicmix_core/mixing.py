@@ -60,6 +60,59 @@ def shift_step_index(callback, offset: int):
     return lambda info: callback({**info, "i": info["i"] + offset})
 
 
+class _LandedAtNextLevel(Exception):
+    def __init__(self, x: torch.Tensor):
+        super().__init__("sampler stopped at its next model evaluation")
+        self.x = x
+
+
+class _StopAtSecondEvaluation:
+    """Stands in for the sampler's model; at the second evaluation it stops the sampler with that input.
+
+    Anything else the sampler reads off its model (``inner_model``, ``sigmas``...) is the model's own.
+    """
+
+    def __init__(self, model):
+        self._model = model
+        self._evaluations = 0
+
+    def __call__(self, x, sigma, **kwargs):
+        self._evaluations += 1
+        if self._evaluations == 2:
+            raise _LandedAtNextLevel(x)
+        return self._model(x, sigma, **kwargs)
+
+    def __getattr__(self, name):
+        return getattr(self._model, name)
+
+
+def landing_at_next_evaluation(inner_function):
+    """Make a sampler that lands a step only at its next model evaluation able to take one step.
+
+    Works at any pair of sigmas ``sigmas[0] > sigmas[1] > 0``. Some samplers apply a step's update
+    lazily: UniPC's order for a schedule of n steps is n - 1 (0 for one step), SA-Solver's predicted
+    state becomes ``x`` only when the next step's corrector runs. Given a one-step schedule that
+    ends above sigma 0 they return their input. The wrapper instead hands them the two-step schedule
+    ``[sigmas[0], sigmas[1], 0]`` and stops them when they evaluate the model at ``sigmas[1]``: the
+    latent they evaluate there is their first-order step to ``sigmas[1]``, and no model evaluation
+    is spent beyond the one step. Any other schedule is passed through unchanged.
+    """
+
+    def one_step(model, x, sigmas, extra_args=None, callback=None, disable=None, **options):
+        if len(sigmas) != 2 or float(sigmas[-1]) == 0.0:
+            return inner_function(model, x, sigmas, extra_args=extra_args, callback=callback, disable=disable,
+                                  **options)
+        two_steps = torch.cat([sigmas, sigmas.new_zeros(1)])
+        try:
+            inner_function(_StopAtSecondEvaluation(model), x, two_steps, extra_args=extra_args, callback=callback,
+                           disable=disable, **options)
+        except _LandedAtNextLevel as landed:
+            return landed.x
+        raise RuntimeError("the sampler finished without evaluating the model at the step's end")
+
+    return one_step
+
+
 def layout_phase_function(inner_function, inner_options: dict, start_latent: Callable[[torch.Tensor], torch.Tensor],
                           layout_latent: Callable[[int, torch.Tensor], torch.Tensor], nus: Sequence[float],
                           before_step: Optional[Callable[[int], None]] = None):

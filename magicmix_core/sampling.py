@@ -17,10 +17,13 @@ import comfy.sample
 import comfy.samplers
 import comfy.utils
 import latent_preview
+from comfy.extra_samplers import uni_pc
+from comfy.k_diffusion import sampling as k_diffusion_sampling
 
 from .layout import IMAGE_LAYOUT, TEXT_LAYOUT, MagicMixLayout, ModelFingerprint
 from .levels import LevelRange, nu_values
-from .mixing import layout_phase_function, shift_step_index, trajectory_recording_function
+from .mixing import (landing_at_next_evaluation, layout_phase_function, shift_step_index,
+                     trajectory_recording_function)
 
 
 class MagicMixInputError(ValueError):
@@ -71,6 +74,21 @@ def _check_sampler(sampler) -> None:
         raise MagicMixInputError(
             f"sampler: MagicMix steps one noise level at a time and needs a KSAMPLER-style sampler "
             f"(KSamplerSelect or any Sampler* node of ComfyUI); got {type(sampler).__name__}")
+
+
+# ComfyUI samplers that, given a one-step schedule ending above sigma 0, return their input: they land
+# a step only at their next model evaluation (see mixing.landing_at_next_evaluation).
+_SAMPLERS_LANDING_AT_NEXT_EVALUATION = (uni_pc.sample_unipc, uni_pc.sample_unipc_bh2,
+                                        k_diffusion_sampling.sample_sa_solver,
+                                        k_diffusion_sampling.sample_sa_solver_pece)
+
+
+def stepwise_function(sampler):
+    """The sampler's function, able to take single steps between two sigmas above 0 (any noise level)."""
+    function = sampler.sampler_function
+    if getattr(function, "func", function) in _SAMPLERS_LANDING_AT_NEXT_EVALUATION:  # func: a functools.partial
+        return landing_at_next_evaluation(function)
+    return function
 
 
 def _stop_if_cancelled(_step: int) -> None:
@@ -136,7 +154,7 @@ def make_text_layout(model, latent: dict, seed: int, sigmas: torch.Tensor, level
             trajectory[total - index] = x.detach().to(store, torch.float32)
 
     recording = comfy.samplers.KSAMPLER(
-        trajectory_recording_function(sampler.sampler_function, sampler.extra_options, levels.layout_start_index,
+        trajectory_recording_function(stepwise_function(sampler), sampler.extra_options, levels.layout_start_index,
                                       record, before_step=_stop_if_cancelled),
         inpaint_options=sampler.inpaint_options)
     branch_sigmas = sigmas[:levels.content_start_index + 1]
@@ -206,7 +224,7 @@ def sample_layout_phase(model, layout: MagicMixLayout, positive, negative, cfg: 
         return layout_latents.at_level(levels.k_max_level - index, like)
 
     mixing = comfy.samplers.KSAMPLER(
-        layout_phase_function(sampler.sampler_function, sampler.extra_options,
+        layout_phase_function(stepwise_function(sampler), sampler.extra_options,
                               start_latent=lambda x: layout_latent(0, x), layout_latent=layout_latent,
                               nus=list(nus), before_step=_stop_if_cancelled),
         inpaint_options=sampler.inpaint_options)
@@ -294,7 +312,7 @@ class MagicMixKSampler(comfy.samplers.KSAMPLER):
             return model_sampling.noise_scaling(sigma, noise.to(like), latent_image.to(like),
                                                 _is_max_sigma(model_sampling, sigma))
 
-        layout_phase = layout_phase_function(self.sampler_function, self.extra_options,
+        layout_phase = layout_phase_function(stepwise_function(self), self.extra_options,
                                              start_latent=lambda x: layout_latent(0, x), layout_latent=layout_latent,
                                              nus=nus, before_step=_stop_if_cancelled)
         inner_function, inner_options = self.sampler_function, self.extra_options

@@ -3,7 +3,8 @@ import pytest
 import torch
 
 from magicmix_core.levels import LevelRange
-from magicmix_core.mixing import layout_phase_function, mix, run_one_step_at_a_time, trajectory_recording_function
+from magicmix_core.mixing import (landing_at_next_evaluation, layout_phase_function, mix, run_one_step_at_a_time,
+                                  trajectory_recording_function)
 
 DATA_VARIANCE = 0.7
 
@@ -206,3 +207,49 @@ def test_before_step_runs_before_every_step_so_cancel_stops_between_steps():
         run_one_step_at_a_time(euler, {}, denoiser, torch.ones(1, 1, 2, 2), sigmas, None, None, None,
                                after_step=lambda i, x: x, before_step=cancel_at_third)
     assert len(denoiser.sigmas_seen) == 2
+
+
+def lazy_euler(model, x, sigmas, extra_args=None, callback=None, disable=None):
+    """Euler that, like UniPC and SA-Solver, only takes a predicted state at the next evaluation:
+    it returns its input for a one-step schedule that ends above sigma 0."""
+    predicted = x
+    for i in range(len(sigmas) - 1):
+        denoised = model(predicted, sigmas[i])
+        x = predicted
+        predicted = x + (x - denoised) / sigmas[i] * (sigmas[i + 1] - sigmas[i])
+    return predicted if float(sigmas[-1]) == 0.0 else x
+
+
+def test_a_lazy_sampler_returns_its_input_for_one_step():
+    x = torch.ones(1, 2, 2) * 3.0
+    assert torch.equal(lazy_euler(gaussian_denoiser, x, torch.tensor([3.0, 2.0])), x)
+
+
+def test_landing_at_next_evaluation_takes_the_step_with_one_evaluation():
+    x = torch.ones(1, 2, 2) * 3.0
+    sigmas = torch.tensor([3.0, 2.0])
+    counting = CountingDenoiser()
+    stepped = landing_at_next_evaluation(lazy_euler)(counting, x, sigmas)
+    assert torch.allclose(stepped, euler(gaussian_denoiser, x, sigmas))
+    assert counting.sigmas_seen == [3.0]  # the evaluation at 2.0 is stopped before it reaches the model
+
+
+def test_landing_at_next_evaluation_passes_other_schedules_through():
+    x = torch.ones(1, 2, 2) * 3.0
+    for sigmas in (torch.tensor([3.0, 0.0]), torch.tensor([3.0, 2.0, 1.0, 0.0])):
+        assert torch.equal(landing_at_next_evaluation(lazy_euler)(gaussian_denoiser, x, sigmas),
+                           lazy_euler(gaussian_denoiser, x, sigmas))
+
+
+def test_landing_at_next_evaluation_keeps_the_models_attributes():
+    class ModelWithAttributes(CountingDenoiser):
+        inner_model = "the model patcher's model"
+
+    seen = []
+
+    def reads_inner_model(model, x, sigmas, extra_args=None, callback=None, disable=None):
+        seen.append(model.inner_model)
+        return lazy_euler(model, x, sigmas)
+
+    landing_at_next_evaluation(reads_inner_model)(ModelWithAttributes(), torch.ones(1), torch.tensor([2.0, 1.0]))
+    assert seen == ["the model patcher's model"]
