@@ -12,7 +12,7 @@ per widget with ``"widget": {"name": ...}``; ``widgets_values`` in the node defi
 with the seed's ``control_after_generate`` value right after the seed.
 
 They go to ``workflows/``: ComfyUI lists ``<pack>/workflows/*.json`` in its template browser
-(Workflow > Browse Templates > Extensions > comfyui-magicmix) next to ``example_workflows`` and the
+(Templates in the side bar > Extensions > comfyui-magicmix) next to ``example_workflows`` and the
 other accepted names, and serves ``<name>.jpg`` beside each as its thumbnail (see docs/workflows.md
 for why there is one folder only).
 

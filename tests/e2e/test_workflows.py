@@ -37,6 +37,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import requests
 from PIL import Image
 
 from magicmix_core.levels import LevelRange
@@ -130,6 +131,12 @@ def record_time(name: str, seconds: float) -> None:
 
 def test_every_workflow_is_under_test():
     assert len(WORKFLOW_NAMES) == 7, WORKFLOW_NAMES
+
+
+def test_the_server_lists_the_workflows_as_the_packs_templates(comfy_server):
+    """What Workflow > Browse Templates shows under the pack's name (README, docs/workflows.md)."""
+    templates = requests.get(f"{comfy_server.url}/api/workflow_templates", timeout=30).json()
+    assert sorted(templates.get("comfyui-magicmix", [])) == WORKFLOW_NAMES
 
 
 @pytest.mark.parametrize("name", WORKFLOW_NAMES)
