@@ -37,7 +37,8 @@ class MagicMix(io.ComfyNode):
                 layout_inputs["layout_positive"],
                 layout_inputs["layout_negative"],
             ],
-            outputs=[io.Latent.Output(display_name="latent")],
+            outputs=[io.Latent.Output(display_name="latent",
+                                      tooltip="The finished (clean) latent: decode it with VAE Decode.")],
         )
 
     @classmethod
@@ -78,7 +79,7 @@ class MagicMixSampler(io.ComfyNode):
                                tooltip="Noise level (fraction of the schedule, 1 = pure noise) where the run starts."),
                 *common.nu_inputs(),
             ],
-            outputs=[io.Sampler.Output()],
+            outputs=[io.Sampler.Output(tooltip="Connect to SamplerCustomAdvanced's sampler input.")],
         )
 
     @classmethod

@@ -51,7 +51,10 @@ class MagicMixLayoutNoise(io.ComfyNode):
                                 tooltip="Optional custom SIGMAS (T + 1 descending values ending at 0); when "
                                         "connected they replace steps and scheduler."),
             ],
-            outputs=[common.Layout.Output(display_name="layout")],
+            outputs=[common.Layout.Output(display_name="layout",
+                                          tooltip="The layout of this run (seed, schedule, k_min..k_max levels, "
+                                                  "layout latents): connect it to both MagicMix Interpolated "
+                                                  "Sampler and MagicMix Conditional Sampler.")],
         )
 
     @classmethod

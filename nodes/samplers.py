@@ -28,7 +28,9 @@ class MagicMixInterpolatedSampler(io.ComfyNode):
                 *common.nu_inputs(),
                 common.sampler_override_input(),
             ],
-            outputs=[io.Latent.Output(display_name="latent")],
+            outputs=[io.Latent.Output(display_name="latent",
+                                      tooltip="The mixed latent at noise level k_min, still noisy: connect it "
+                                              "to MagicMix Conditional Sampler's latent.")],
         )
 
     @classmethod
@@ -66,7 +68,8 @@ class MagicMixConditionalSampler(io.ComfyNode):
                 common.sampler_name_input(),
                 common.sampler_override_input(),
             ],
-            outputs=[io.Latent.Output(display_name="latent")],
+            outputs=[io.Latent.Output(display_name="latent",
+                                      tooltip="The finished (clean) latent: decode it with VAE Decode.")],
         )
 
     @classmethod
