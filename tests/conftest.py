@@ -11,6 +11,7 @@ Artifacts (server log of a failed run, screenshots) go to ``test-artifacts/`` at
 """
 from __future__ import annotations
 
+import re
 import shutil
 import sys
 import time
@@ -208,10 +209,24 @@ def chromium():
             browser.close()
 
 
+# Everything but the loopback server: the frontend asks api.comfy.org for release notes and node
+# metadata, which the test machines cannot reach; refused at once, a request cannot stall a test.
+OUTSIDE_LOOPBACK = re.compile(r"^(?!(https?|wss?)://(127\.0\.0\.1|localhost)[:/])")
+
+
+@pytest.fixture(scope="session")
+def screenshots_dir() -> Path:
+    """Where tests keep screenshots worth looking at (test-artifacts/screenshots/)."""
+    SCREENSHOTS_DIR.mkdir(parents=True, exist_ok=True)
+    return SCREENSHOTS_DIR
+
+
 @pytest.fixture
 def browser_page(request, chromium):
-    """A page in a fresh browser context; a screenshot of it is kept in test-artifacts/ if the test fails."""
+    """A page in a fresh browser context that only reaches the loopback interface (requests elsewhere
+    are aborted); a screenshot of it is kept in test-artifacts/screenshots/ if the test fails."""
     context = chromium.new_context(viewport={"width": 1400, "height": 900})
+    context.route(OUTSIDE_LOOPBACK, lambda route: route.abort())
     page = context.new_page()
     try:
         yield page

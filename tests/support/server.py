@@ -49,11 +49,12 @@ class ComfyServer:
 
     ``checkpoints`` maps file names to files that are symlinked into the scratch
     models/checkpoints (e.g. ``{"magicmix-test-sd15.safetensors": <cached checkpoint>}``).
+    ``cpu=False`` drops ``--cpu`` so ComfyUI picks the GPU (the main job on a machine that has one).
     Use as a context manager, or call start() / stop().
     """
 
     def __init__(self, checkpoints: dict[str, Path] | None = None, workdir: Path | None = None,
-                 python: str | None = None, extra_args: tuple[str, ...] = ()):
+                 python: str | None = None, extra_args: tuple[str, ...] = (), cpu: bool = True):
         self.comfyui = host.comfyui_path()
         self.python = python or sys.executable
         self.workdir = Path(workdir or tempfile.mkdtemp(prefix="magicmix-comfy-server-"))
@@ -63,6 +64,7 @@ class ComfyServer:
         self.log_path = self.workdir / "comfyui.log"
         self.checkpoints = dict(checkpoints or {})
         self.extra_args = tuple(extra_args)
+        self.cpu = cpu
         self.port: int | None = None
         self.process: subprocess.Popen | None = None
         self._log_file = None
@@ -93,7 +95,7 @@ class ComfyServer:
     def command(self) -> list[str]:
         config = self._prepare_folders()
         return [
-            self.python, "main.py", "--cpu", "--listen", "127.0.0.1", "--port", str(self.port),
+            self.python, "main.py", *(["--cpu"] if self.cpu else []), "--listen", "127.0.0.1", "--port", str(self.port),
             "--output-directory", str(self.output_dir), "--input-directory", str(self.input_dir),
             "--temp-directory", str(self.workdir / "temp"), "--user-directory", str(self.workdir / "user"),
             "--extra-model-paths-config", str(config),

@@ -1,0 +1,116 @@
+"""The ComfyUI page of the test server, in Chromium, with the pack installed.
+
+The page is the real frontend (comfyui-frontend-package) served by the real server; the canvas is
+driven the way a user drives it: double-click, type in the node search, Enter.
+"""
+import json
+
+import pytest
+from playwright.sync_api import expect
+
+from support import host
+
+PACK_MODULE = f"custom_nodes.{host.PACK_FOLDER_NAME}"
+CORE_PACK_NODES = ("MagicMixLayoutNoise", "MagicMixInterpolatedSampler", "MagicMixConditionalSampler")
+WORKFLOWS_DIR = host.PACK_DIR / "workflows"
+PAGE_TIMEOUT_MS = 120_000  # a cold page on 2 busy cores takes ~10 s
+# Dialogs a user would see: PrimeVue dialogs that are on screen (the missing-nodes and error
+# dialogs are of this kind; the node search box is one too, while it is open).
+VISIBLE_DIALOGS = ".p-dialog:visible"
+
+
+@pytest.fixture(scope="module")
+def pack_node_info(comfy_server) -> dict:
+    info = comfy_server.object_info()
+    return {name: node for name, node in info.items() if node.get("python_module") == PACK_MODULE}
+
+
+@pytest.fixture
+def comfy_page(browser_page, comfy_server):
+    """The server's page, loaded until the app and its graph exist; uncaught page errors are collected."""
+    page = browser_page
+    page.uncaught_errors = []
+    page.on("pageerror", lambda error: page.uncaught_errors.append(str(error)))
+    page.goto(comfy_server.url, wait_until="load", timeout=PAGE_TIMEOUT_MS)
+    # The node definitions are registered before the first graph is configured, so a graph with
+    # nodes means registration is complete.
+    page.wait_for_function("() => window.app?.graph && window.LiteGraph && app.graph._nodes.length > 0",
+                           timeout=PAGE_TIMEOUT_MS)
+    return page
+
+
+def visible_dialog_texts(page) -> list[str]:
+    return [text.strip()[:300] for text in page.locator(VISIBLE_DIALOGS).all_inner_texts()]
+
+
+def test_page_loads_with_the_pack_nodes_and_no_dialog(comfy_page, pack_node_info):
+    assert set(CORE_PACK_NODES) <= set(pack_node_info), f"server's pack nodes: {sorted(pack_node_info)}"
+    registered = comfy_page.evaluate("() => Object.keys(window.LiteGraph.registered_node_types)")
+    missing = sorted(set(pack_node_info) - set(registered))
+    assert not missing, f"pack nodes not in the frontend's node registry: {missing}"
+    # The frontend's own node definitions carry the pack's category and display names.
+    definitions = comfy_page.evaluate(
+        "(names) => names.map(name => { const t = LiteGraph.registered_node_types[name];"
+        " return [name, t.category, t.title]; })", sorted(pack_node_info))
+    for name, category, title in definitions:
+        assert category == pack_node_info[name]["category"], name
+        assert title == pack_node_info[name]["display_name"], name
+    assert visible_dialog_texts(comfy_page) == []
+    assert comfy_page.uncaught_errors == []
+
+
+def test_a_magicmix_node_is_added_from_the_node_search(comfy_page, pack_node_info, screenshots_dir):
+    comfy_page.evaluate("() => { app.graph.clear(); app.canvas.setDirty(true, true); }")
+    canvas = comfy_page.locator("#graph-canvas")
+    box = canvas.bounding_box()
+    # Left of centre: the minimap and the run toolbar sit on the right.
+    canvas.dblclick(position={"x": box["width"] * 0.35, "y": box["height"] * 0.4})
+    search = comfy_page.get_by_role("combobox").or_(comfy_page.locator(".comfy-vue-node-search-box input")).first
+    search.wait_for(state="visible", timeout=30_000)
+    comfy_page.keyboard.type(pack_node_info["MagicMixLayoutNoise"]["display_name"])
+    # The result list is filtered asynchronously; until then it shows the most used nodes.
+    expect(comfy_page.locator("li.p-autocomplete-option").first).to_contain_text("MagicMix Layout Noise", timeout=30_000)
+    comfy_page.keyboard.press("Enter")
+
+    comfy_page.wait_for_function("() => app.graph._nodes.length === 1", timeout=30_000)
+    node = comfy_page.evaluate(
+        "() => { const n = app.graph._nodes[0];"
+        " return {type: n.type, widgets: (n.widgets || []).map(w => w.name), inputs: n.inputs.map(i => i.name),"
+        " outputs: n.outputs.map(o => o.type)}; }")
+    assert node["type"] == "MagicMixLayoutNoise"
+    # The widgets and sockets the server declares are on the canvas node.
+    required = pack_node_info["MagicMixLayoutNoise"]["input"]["required"]
+    for name in ("seed", "steps", "scheduler", "k_min", "k_max", "batch_size"):
+        assert name in required and name in node["widgets"], name
+    assert {"model", "layout_latent"} <= set(node["inputs"])
+    assert node["outputs"] == pack_node_info["MagicMixLayoutNoise"]["output"]
+    # the search box closes (with an animation), and nothing else opened
+    expect(comfy_page.locator(VISIBLE_DIALOGS)).to_have_count(0, timeout=10_000)
+    assert comfy_page.uncaught_errors == []
+
+    shot = screenshots_dir / "canvas-magicmix-layout-noise.png"
+    comfy_page.screenshot(path=str(shot))
+    assert shot.stat().st_size > 10_000  # a rendered page, not an empty file
+
+
+def test_shipped_workflows_open_without_the_missing_nodes_dialog(comfy_page):
+    def open_workflow(workflow: dict) -> list[str]:
+        comfy_page.evaluate("(workflow) => app.loadGraphData(workflow)", workflow)
+        comfy_page.wait_for_function("(count) => app.graph._nodes.length === count", arg=len(workflow["nodes"]),
+                                     timeout=30_000)
+        comfy_page.wait_for_timeout(500)  # the missing-nodes check runs right after configure
+        return visible_dialog_texts(comfy_page)
+
+    paths = sorted(WORKFLOWS_DIR.glob("*.json"))
+    assert paths
+    for path in paths:
+        workflow = json.loads(path.read_text())
+        assert open_workflow(workflow) == [], path.name
+        assert not comfy_page.evaluate("() => app.graph._nodes.some(n => n.has_errors)"), path.name
+
+    # The check can see the dialog: an unknown node type in the same workflow brings it up.
+    broken = json.loads(paths[0].read_text())
+    broken["nodes"][0]["type"] = "MagicMixNoSuchNode"
+    dialogs = open_workflow(broken)
+    assert any("missing nodes" in text.lower() and "MagicMixNoSuchNode" in text for text in dialogs), dialogs
+    assert comfy_page.uncaught_errors == []

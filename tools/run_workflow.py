@@ -1,0 +1,131 @@
+#!/usr/bin/env python3
+"""Run a shipped (UI-format) workflow headless on a real ComfyUI server with this pack, save its PNGs.
+
+What ``bash tools/run_main.sh`` runs, in the venv tools/setup.sh made:
+
+1. start the host's ComfyUI (``main.py`` on a free loopback port, scratch input/output folders),
+2. copy the pack's layouts/*.png into its input folder (the workflows' LoadImage reads them there),
+3. give it a checkpoint: ``--checkpoint`` / ``$MAGICMIX_CHECKPOINT`` (a .safetensors file of yours),
+   else the built-in seeded random-weight SD1.5 test checkpoint (generated once, then cached),
+4. convert the workflow to the API format with the server's own /object_info, point every
+   CheckpointLoaderSimple at that checkpoint, apply --size / --steps if given,
+5. POST /prompt, wait, copy the saved PNGs into --out (default ./output of the repo) and print their paths.
+
+    python tools/run_workflow.py [workflow.json] [--checkpoint FILE] [--size 256] [--steps 20]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO / "tests"))  # the test bed's support modules: one server launcher, one converter
+
+from install_layouts import install_layouts  # noqa: E402  (tools/ is this script's own folder)
+from support import checkpoints  # noqa: E402
+from support.server import ComfyServer, PromptError, saved_images  # noqa: E402
+from support.workflow import ui_to_api  # noqa: E402
+
+DEFAULT_WORKFLOW = REPO / "workflows" / "magicmix_image_layout.json"
+CHECKPOINT_LOADERS = ("CheckpointLoaderSimple",)
+
+
+def log(message: str) -> None:
+    print(f"[run_main] {message}", file=sys.stderr, flush=True)
+
+
+def apply_overrides(prompt: dict, checkpoint_name: str, size: int | None, steps: int | None) -> list[str]:
+    """Set the checkpoint, and optionally the image size and step count, on every node that has them.
+
+    Size goes to every node with integer ``width`` and ``height`` inputs (EmptyLatentImage,
+    ImageScale, ...), steps to every node with an integer ``steps`` input (MagicMixLayoutNoise,
+    KSampler, ...). Returns what was changed, for the log.
+    """
+    changes = []
+    for node_id, node in prompt.items():
+        inputs, kind = node["inputs"], node["class_type"]
+        if kind in CHECKPOINT_LOADERS:
+            inputs["ckpt_name"] = checkpoint_name
+            changes.append(f"{kind} #{node_id}: ckpt_name={checkpoint_name}")
+        if size is not None and isinstance(inputs.get("width"), int) and isinstance(inputs.get("height"), int):
+            inputs["width"] = inputs["height"] = size
+            changes.append(f"{kind} #{node_id}: {size}x{size}")
+        if steps is not None and isinstance(inputs.get("steps"), int):
+            inputs["steps"] = steps
+            changes.append(f"{kind} #{node_id}: steps={steps}")
+    return changes
+
+
+def use_gpu(device: str) -> bool:
+    if device != "auto":
+        return device == "gpu"
+    import torch  # only to ask; the server process does the work
+    return torch.cuda.is_available()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("workflow", nargs="?", type=Path, default=DEFAULT_WORKFLOW,
+                        help="UI-format workflow file (default: %(default)s)")
+    parser.add_argument("--checkpoint", type=Path, default=os.environ.get("MAGICMIX_CHECKPOINT") or None,
+                        help="an SD checkpoint file to use (default: $MAGICMIX_CHECKPOINT, else the built-in test checkpoint)")
+    parser.add_argument("--size", type=int, help="output width = height in pixels (default: the workflow's)")
+    parser.add_argument("--steps", type=int, help="total sampler steps (default: the workflow's)")
+    parser.add_argument("--device", choices=("auto", "cpu", "gpu"), default="auto",
+                        help="where ComfyUI runs the model (auto: a CUDA GPU when torch sees one)")
+    parser.add_argument("--out", type=Path, default=REPO / "output", help="where the PNGs are copied (default: %(default)s)")
+    parser.add_argument("--timeout", type=float, default=3600, help="seconds to wait for the workflow (default: %(default)s)")
+    args = parser.parse_args(argv)
+
+    workflow = json.loads(args.workflow.read_text())
+    if args.checkpoint is not None:
+        checkpoint = args.checkpoint.expanduser().resolve()
+        if not checkpoint.is_file():
+            parser.error(f"checkpoint {checkpoint} is not a file")
+        checkpoint_name = checkpoint.name
+        log(f"checkpoint: {checkpoint}")
+    else:
+        started = time.monotonic()
+        checkpoint = checkpoints.ensure_checkpoint()
+        checkpoint_name = checkpoints.DEFAULT_MODEL_NAME
+        log(f"checkpoint: built-in random-weight SD1.5 test checkpoint {checkpoint} "
+            f"({time.monotonic() - started:.0f} s); its images are noise-like, the point is the pipeline")
+
+    gpu = use_gpu(args.device)
+    server = ComfyServer({checkpoint_name: checkpoint}, cpu=not gpu)
+    install_layouts(server.input_dir)
+    log(f"starting ComfyUI {server.comfyui} on {'the GPU' if gpu else 'the CPU'} (log: {server.log_path})")
+    started = time.monotonic()
+    with server:
+        log(f"server up at {server.url} after {time.monotonic() - started:.0f} s")
+        prompt = ui_to_api(workflow, server.object_info())
+        for change in apply_overrides(prompt, checkpoint_name, args.size, args.steps):
+            log(f"set {change}")
+        log(f"running {args.workflow} ({len(prompt)} nodes)")
+        started = time.monotonic()
+        try:
+            outputs = server.run_prompt(prompt, timeout_s=args.timeout)
+        except PromptError as error:
+            log(f"{error}\n--- ComfyUI log (all of it: {server.log_path}) ---\n{server.log_tail()}")
+            return 1
+        log(f"workflow finished in {time.monotonic() - started:.0f} s")
+        images = saved_images(outputs)
+        if not images:
+            log("the workflow saved no image")
+            return 1
+        args.out.mkdir(parents=True, exist_ok=True)
+        for image in images:
+            target = args.out / image["filename"]
+            shutil.copyfile(server.output_file(image), target)
+            print(target)
+    shutil.rmtree(server.workdir, ignore_errors=True)  # scratch folders, log included: the run succeeded
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
