@@ -23,7 +23,9 @@ if [ ! -x "$PY" ]; then
   step "creating venv in $VENV"
   "${MAGICMIX_PYTHON:-python3}" -m venv "$VENV"
 fi
-if ! "$PY" -c 'import torch, torchvision' >/dev/null 2>&1; then
+# Asked from the package metadata: importing torch to check takes 5-15 s on a busy 2-core machine.
+installed_torch="$("$PY" -c 'import importlib.metadata as m; print(*(m.version(p).split("+")[0] for p in ("torch", "torchvision")))' 2>/dev/null || true)"
+if [ "$installed_torch" != "2.14.1 0.29.1" ]; then
   step "installing torch 2.14.1 + torchvision 0.29.1"
   pip_quiet install --quiet --upgrade pip
   pip_quiet install --quiet torch==2.14.1 torchvision==0.29.1
