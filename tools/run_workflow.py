@@ -6,7 +6,8 @@ What ``bash tools/run_main.sh`` runs, in the venv tools/setup.sh made:
 1. start the host's ComfyUI (``main.py`` on a free loopback port, scratch input/output folders),
 2. copy the pack's layouts/*.png into its input folder (the workflows' LoadImage reads them there),
 3. give it a checkpoint: ``--checkpoint`` / ``$MAGICMIX_CHECKPOINT`` (a .safetensors file of yours),
-   else the built-in seeded random-weight SD1.5 test checkpoint (generated once, then cached),
+   else the built-in seeded random-weight SD1.5 test checkpoint (generated once, then cached); with
+   that one the run is CPU-sized (256x256, 20 steps) unless --size / --steps say otherwise,
 4. convert the workflow to the API format with the server's own /object_info, point every
    CheckpointLoaderSimple at that checkpoint, apply --size / --steps if given,
 5. POST /prompt, wait, copy the saved PNGs into --out (default ./output of the repo) and print their paths.
@@ -32,6 +33,10 @@ from support.server import ComfyServer, PromptError, saved_images  # noqa: E402
 from support.workflow import ui_to_api  # noqa: E402
 
 DEFAULT_WORKFLOW = REPO / "workflows" / "magicmix_image_layout.json"
+# The test checkpoint's images are noise-like at any size, and the workflows' 512x512 / 50 steps
+# take 30 min and more on a busy 2-core CPU (docs/measurements.md); this is the pipeline in a few minutes.
+TEST_CHECKPOINT_SIZE = 256
+TEST_CHECKPOINT_STEPS = 20
 CHECKPOINT_LOADERS = ("CheckpointLoaderSimple",)
 
 
@@ -74,8 +79,10 @@ def main(argv: list[str] | None = None) -> int:
                         help="UI-format workflow file (default: %(default)s)")
     parser.add_argument("--checkpoint", type=Path, default=os.environ.get("MAGICMIX_CHECKPOINT") or None,
                         help="an SD checkpoint file to use (default: $MAGICMIX_CHECKPOINT, else the built-in test checkpoint)")
-    parser.add_argument("--size", type=int, help="output width = height in pixels (default: the workflow's)")
-    parser.add_argument("--steps", type=int, help="total sampler steps (default: the workflow's)")
+    parser.add_argument("--size", type=int, help="output width = height in pixels (default: the workflow's; "
+                                                 f"{TEST_CHECKPOINT_SIZE} with the built-in test checkpoint)")
+    parser.add_argument("--steps", type=int, help="total sampler steps (default: the workflow's; "
+                                                  f"{TEST_CHECKPOINT_STEPS} with the built-in test checkpoint)")
     parser.add_argument("--device", choices=("auto", "cpu", "gpu"), default="auto",
                         help="where ComfyUI runs the model (auto: a CUDA GPU when torch sees one)")
     parser.add_argument("--out", type=Path, default=REPO / "output", help="where the PNGs are copied (default: %(default)s)")
@@ -95,6 +102,11 @@ def main(argv: list[str] | None = None) -> int:
         checkpoint_name = checkpoints.DEFAULT_MODEL_NAME
         log(f"checkpoint: built-in random-weight SD1.5 test checkpoint {checkpoint} "
             f"({time.monotonic() - started:.0f} s); its images are noise-like, the point is the pipeline")
+        if args.size is None or args.steps is None:
+            args.size = args.size or TEST_CHECKPOINT_SIZE
+            args.steps = args.steps or TEST_CHECKPOINT_STEPS
+            log(f"test checkpoint: CPU-sized run, {args.size}x{args.size} with {args.steps} steps instead of "
+                "the workflow's own (give --size / --steps to change)")
 
     gpu = use_gpu(args.device)
     server = ComfyServer({checkpoint_name: checkpoint}, cpu=not gpu)
