@@ -1,7 +1,8 @@
 """The ComfyUI page of the test server, in Chromium, with the pack installed.
 
 The page is the real frontend (comfyui-frontend-package) served by the real server; the canvas is
-driven the way a user drives it: double-click, type in the node search, Enter.
+driven the way a user drives it: double-click, type in the node search, Enter. Loading each shipped
+workflow without a missing-nodes dialog is tests/browser/test_workflows_canvas.py's.
 """
 import json
 
@@ -9,6 +10,7 @@ import pytest
 from playwright.sync_api import expect
 
 from support import host
+from support.workflow import ui_to_api
 
 PACK_MODULE = f"custom_nodes.{host.PACK_FOLDER_NAME}"
 CORE_PACK_NODES = ("MagicMixLayoutNoise", "MagicMixInterpolatedSampler", "MagicMixConditionalSampler")
@@ -93,24 +95,20 @@ def test_a_magicmix_node_is_added_from_the_node_search(comfy_page, pack_node_inf
     assert shot.stat().st_size > 10_000  # a rendered page, not an empty file
 
 
-def test_shipped_workflows_open_without_the_missing_nodes_dialog(comfy_page):
-    def open_workflow(workflow: dict) -> list[str]:
-        comfy_page.evaluate("(workflow) => app.loadGraphData(workflow)", workflow)
-        comfy_page.wait_for_function("(count) => app.graph._nodes.length === count", arg=len(workflow["nodes"]),
-                                     timeout=30_000)
-        comfy_page.wait_for_timeout(500)  # the missing-nodes check runs right after configure
-        return visible_dialog_texts(comfy_page)
-
+def test_the_workflow_converter_gives_what_the_frontend_queues(comfy_page, comfy_server):
+    """tests/support/workflow.py (used by the e2e tests and the main job) against the frontend's own
+    conversion, ``app.graphToPrompt()``, for every shipped workflow."""
+    object_info = comfy_server.object_info()
     paths = sorted(WORKFLOWS_DIR.glob("*.json"))
     assert paths
     for path in paths:
         workflow = json.loads(path.read_text())
-        assert open_workflow(workflow) == [], path.name
-        assert not comfy_page.evaluate("() => app.graph._nodes.some(n => n.has_errors)"), path.name
-
-    # The check can see the dialog: an unknown node type in the same workflow brings it up.
-    broken = json.loads(paths[0].read_text())
-    broken["nodes"][0]["type"] = "MagicMixNoSuchNode"
-    dialogs = open_workflow(broken)
-    assert any("missing nodes" in text.lower() and "MagicMixNoSuchNode" in text for text in dialogs), dialogs
+        frontend = comfy_page.evaluate(
+            "async (workflow) => { await app.loadGraphData(workflow); return (await app.graphToPrompt()).output; }",
+            workflow)
+        ours = ui_to_api(workflow, object_info)
+        assert sorted(ours) == sorted(frontend), path.name
+        for node_id, node in frontend.items():
+            assert ours[node_id]["class_type"] == node["class_type"], (path.name, node_id)
+            assert ours[node_id]["inputs"] == node["inputs"], (path.name, node_id, node["class_type"])
     assert comfy_page.uncaught_errors == []
