@@ -124,6 +124,7 @@ def record_time(name: str, seconds: float) -> None:
         "seconds": round(seconds, 2), "checkpoint": TEST_CHECKPOINT, "size": f"{TEST_SIZE}x{TEST_SIZE}",
         "steps": TEST_STEPS, "batch_size": TEST_BATCH, "device": "cpu",
         "machine": f"{platform.machine()}, {os.cpu_count()} cores",
+        "load_average_1min": round(os.getloadavg()[0], 2),  # on a shared machine the times scale with this
         "recorded": time.strftime("%Y-%m-%d %H:%M:%S"),
     }
     TIMES_FILE.write_text(json.dumps(dict(sorted(times.items())), indent=2) + "\n")
