@@ -42,8 +42,12 @@ class MagicMix(io.ComfyNode):
         )
 
     @classmethod
-    def validate_inputs(cls, k_min=None, k_max=None, steps=None, nu=None, nu_end=None):
-        return common.levels_problem(k_min, k_max, steps) or common.nu_problem(nu, nu_end) or True
+    def validate_inputs(cls, k_min=None, k_max=None, steps=None, nu=None, nu_end=None, nu_schedule=None, cfg=None,
+                        sampler_name=None, scheduler=None):
+        return (common.levels_problem(k_min, k_max, steps) or common.nu_problem(nu, nu_end)
+                or common.cfg_problem(cfg=cfg)
+                or common.sampler_choice_problem(sampler_name=sampler_name, scheduler=scheduler,
+                                                 nu_schedule=nu_schedule) or True)
 
     @classmethod
     def execute(cls, model, positive, negative, layout_latent, seed, steps, cfg, sampler_name, scheduler, k_min, k_max,
@@ -83,8 +87,9 @@ class MagicMixSampler(io.ComfyNode):
         )
 
     @classmethod
-    def validate_inputs(cls, k_min=None, k_max=None, nu=None, nu_end=None):
-        return common.levels_problem(k_min, k_max) or common.nu_problem(nu, nu_end) or True
+    def validate_inputs(cls, k_min=None, k_max=None, nu=None, nu_end=None, nu_schedule=None):
+        return (common.levels_problem(k_min, k_max) or common.nu_problem(nu, nu_end)
+                or common.sampler_choice_problem(nu_schedule=nu_schedule) or True)
 
     @classmethod
     def execute(cls, sampler, k_min, k_max, nu, nu_end=None, nu_schedule="constant") -> io.NodeOutput:

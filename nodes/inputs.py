@@ -20,6 +20,8 @@ DEFAULT_NU = 0.75
 DEFAULT_CFG = 7.5
 DEFAULT_SAMPLER = "euler"
 DEFAULT_SCHEDULER = "normal"
+MAX_STEPS = 10000
+MAX_CFG = 100.0
 
 
 def model_input():
@@ -27,7 +29,7 @@ def model_input():
 
 
 def cfg_input(name="cfg", phase="this phase"):
-    return io.Float.Input(name, default=DEFAULT_CFG, min=0.0, max=100.0, step=0.1, round=0.01,
+    return io.Float.Input(name, default=DEFAULT_CFG, min=0.0, max=MAX_CFG, step=0.1, round=0.01,
                           tooltip=f"Classifier-free guidance scale for {phase}. The paper uses 7.5.")
 
 
@@ -53,19 +55,55 @@ def negative_input(phase):
                                                      "(for concept removal, the layout's concept).")
 
 
-def levels_problem(k_min, k_max, steps=None) -> str | None:
-    """Why this k_min/k_max/steps combination cannot run, naming the inputs; None when it can.
+# ComfyUI skips its own min/max check for every input a node's validate_inputs takes, and in
+# ComfyUI 0.3.x it never checks the value of a V3 Combo; so the problems below cover ranges, NaN,
+# wrong types and unknown choices of the inputs they are given. Linked inputs arrive as None at
+# validation time and are checked when the node runs.
 
-    Linked inputs arrive as None at validation time and are checked when the node runs.
-    """
-    for name, value in (("k_min", k_min), ("k_max", k_max)):
-        if value is not None and not (0.0 <= value <= 1.0):  # NaN fails this too
-            return f"{name} must be a number within [0, 1], got {value}"
+def _is_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def number_problem(name: str, value, low: float, high: float) -> str | None:
+    if value is not None and not (_is_number(value) and low <= value <= high):
+        return f"{name} must be a number within [{low:g}, {high:g}], got {value!r}"
+    return None
+
+
+def steps_problem(steps) -> str | None:
+    if steps is not None and not (isinstance(steps, int) and not isinstance(steps, bool) and 1 <= steps <= MAX_STEPS):
+        return f"steps must be a whole number within [1, {MAX_STEPS}], got {steps!r}"
+    return None
+
+
+def choice_problem(name: str, value, options) -> str | None:
+    if value is not None and value not in options:
+        return f"{name}: {value!r} is not one of {', '.join(map(str, options))}"
+    return None
+
+
+def cfg_problem(**cfgs) -> str | None:
+    """cfg inputs by name (cfg=..., layout_cfg=...)."""
+    return next(filter(None, (number_problem(name, value, 0.0, MAX_CFG) for name, value in cfgs.items())), None)
+
+
+def sampler_choice_problem(**names) -> str | None:
+    """sampler_name inputs by name, and scheduler=... / nu_schedule=... when given."""
+    options = {"scheduler": comfy.samplers.SCHEDULER_NAMES, "nu_schedule": NU_CURVES}
+    return next(filter(None, (choice_problem(name, value, options.get(name, comfy.samplers.SAMPLER_NAMES))
+                              for name, value in names.items())), None)
+
+
+def levels_problem(k_min, k_max, steps=None) -> str | None:
+    """Why this k_min/k_max/steps combination cannot run, naming the inputs; None when it can."""
+    problem = number_problem("k_min", k_min, 0.0, 1.0) or number_problem("k_max", k_max, 0.0, 1.0) or steps_problem(steps)
+    if problem:
+        return problem
     if k_min is not None and k_max is not None:
         if not k_min < k_max:
             return (f"k_min ({k_min}) must be smaller than k_max ({k_max}): the layout phase runs from "
                     f"noise level k_max down to k_min")
-        if steps is not None and steps >= 1:
+        if steps is not None:
             levels = LevelRange.from_fractions(k_min, k_max, steps)
             if levels.mix_count < 1:
                 return (f"steps ({steps}) is too small for k_min {k_min} and k_max {k_max}: both round to noise "
@@ -75,10 +113,7 @@ def levels_problem(k_min, k_max, steps=None) -> str | None:
 
 
 def nu_problem(nu, nu_end=None) -> str | None:
-    for name, value in (("nu", nu), ("nu_end", nu_end)):
-        if value is not None and not (isinstance(value, (int, float)) and math.isfinite(value) and 0.0 <= value <= 1.0):
-            return f"{name} must be a number within [0, 1], got {value}"
-    return None
+    return number_problem("nu", nu, 0.0, 1.0) or number_problem("nu_end", nu_end, 0.0, 1.0)
 
 
 def nu_inputs():

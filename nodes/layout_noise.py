@@ -27,7 +27,7 @@ class MagicMixLayoutNoise(io.ComfyNode):
                                                          "layout: an Empty Latent Image of the output size."),
                 io.Int.Input("seed", default=0, min=0, max=0xffffffffffffffff, control_after_generate=True,
                              tooltip="Seed of the one fixed noise tensor per batch item, drawn as KSampler draws it."),
-                io.Int.Input("steps", default=common.DEFAULT_STEPS, min=1, max=10000,
+                io.Int.Input("steps", default=common.DEFAULT_STEPS, min=1, max=common.MAX_STEPS,
                              tooltip="Total sampler steps T of the full schedule. The run itself only does the "
                                      "steps below k_max (k_max * T of them)."),
                 io.Combo.Input("scheduler", options=comfy.samplers.SCHEDULER_NAMES, default=common.DEFAULT_SCHEDULER,
@@ -58,8 +58,11 @@ class MagicMixLayoutNoise(io.ComfyNode):
         )
 
     @classmethod
-    def validate_inputs(cls, k_min=None, k_max=None, steps=None):
-        return common.levels_problem(k_min, k_max, steps) or True
+    def validate_inputs(cls, k_min=None, k_max=None, steps=None, scheduler=None, layout_cfg=None,
+                        layout_sampler_name=None):
+        return (common.levels_problem(k_min, k_max, steps) or common.cfg_problem(layout_cfg=layout_cfg)
+                or common.sampler_choice_problem(scheduler=scheduler, layout_sampler_name=layout_sampler_name)
+                or True)
 
     @classmethod
     def execute(cls, model, layout_latent, seed, steps, scheduler, k_min, k_max, batch_size, layout_cfg,

@@ -34,8 +34,9 @@ class MagicMixInterpolatedSampler(io.ComfyNode):
         )
 
     @classmethod
-    def validate_inputs(cls, nu=None, nu_end=None):
-        return common.nu_problem(nu, nu_end) or True
+    def validate_inputs(cls, nu=None, nu_end=None, nu_schedule=None, cfg=None, sampler_name=None):
+        return (common.nu_problem(nu, nu_end) or common.cfg_problem(cfg=cfg)
+                or common.sampler_choice_problem(sampler_name=sampler_name, nu_schedule=nu_schedule) or True)
 
     @classmethod
     def execute(cls, model, layout, positive, negative, cfg, sampler_name, nu, nu_end=None, nu_schedule="constant",
@@ -71,6 +72,10 @@ class MagicMixConditionalSampler(io.ComfyNode):
             outputs=[io.Latent.Output(display_name="latent",
                                       tooltip="The finished (clean) latent: decode it with VAE Decode.")],
         )
+
+    @classmethod
+    def validate_inputs(cls, cfg=None, sampler_name=None):
+        return common.cfg_problem(cfg=cfg) or common.sampler_choice_problem(sampler_name=sampler_name) or True
 
     @classmethod
     def execute(cls, model, layout, latent, positive, negative, cfg, sampler_name, sampler=None) -> io.NodeOutput:
