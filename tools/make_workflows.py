@@ -126,7 +126,7 @@ NODE_DEFS: dict[str, NodeDef] = {
 }
 
 GROUP_COLOR = {"model": "#3f789e", "layout": "#8A8", "prompt": "#a1309b", "magicmix": "#b58b2a",
-               "output": "#444"}
+               "output": "#88A"}
 NOTE_COLOR, NOTE_BGCOLOR = "#432", "#653"
 TITLE_HEIGHT = 30  # LiteGraph draws a node's title bar above its pos
 GROUP_HEADER = 44  # room for the group's title above its first node's title bar
@@ -337,7 +337,8 @@ def mix_pair(wf: Workflow, loader: Node, layout: Node, positive: Node, negative:
     cond_title = f"MagicMix Conditional Sampler{title_suffix}" if title_suffix else None
     interp = wf.add("MagicMixInterpolatedSampler", (x, y), title=interp_title, cfg=CFG, sampler_name=SAMPLER,
                     nu=nu, nu_end=nu, nu_schedule="constant")
-    cond = wf.add("MagicMixConditionalSampler", (x, y + 280), title=cond_title, cfg=CFG, sampler_name=SAMPLER)
+    # 310 below: room for the pack badge the canvas draws above the Conditional Sampler's title
+    cond = wf.add("MagicMixConditionalSampler", (x, y + 310), title=cond_title, cfg=CFG, sampler_name=SAMPLER)
     for target in (interp, cond):
         wf.link(loader, "MODEL", target, "model")
         wf.link(layout, "layout", target, "layout")
@@ -539,7 +540,7 @@ def nu_sweep_wf() -> Workflow:
     for i, nu in enumerate(NU_SWEEP):
         x = 900 + i * 360
         cond = mix_pair(wf, loader, layout, positive, negative, nu, (x, 100), title_suffix=f" (nu {nu})")
-        decode = wf.add("VAEDecode", (x, 620), title=f"Decode nu {nu}")
+        decode = wf.add("VAEDecode", (x, 650), title=f"Decode nu {nu}")
         wf.link(cond, "latent", decode, "samples")
         wf.link(loader, "VAE", decode, "vae")
         decodes.append(decode)

@@ -3,9 +3,9 @@
 A workflow file is dropped on the canvas the way a user drags it in from the file manager (a
 ``drop`` event carrying the file). Then: no dialog (missing nodes, missing models, load errors), no
 error toast, no uncaught page error; every node of the file is on the graph with its type, its node
-class found (a missing one is drawn red as a bare LGraphNode), every link kept, and the widget values
-the canvas would save equal the file's. A control test drops a file with an unknown node type and
-checks that these checks see it.
+class found (a missing one is drawn red as a bare LGraphNode), every link kept, no two nodes
+overlapping as the canvas sizes them, and the widget values the canvas would save equal the file's.
+A control test drops a file with an unknown node type and checks that these checks see it.
 
 The screenshot of each loaded canvas, fitted to the window with the frontend's own "fit view"
 command, is kept in test-artifacts/screenshots/<workflow>.png; its part that holds the graph goes to
@@ -55,6 +55,13 @@ GRAPH_STATE_JS = """() => {
             widgets_values: savedById[n.id].widgets_values ?? null,
         })),
         link_count: saved.links.length,
+        // pairs of nodes whose boxes (title bar included) overlap as the canvas draws them
+        overlaps: window.app.graph.nodes.flatMap((a, i) => window.app.graph.nodes.slice(i + 1)
+            .filter(b => {
+                const [ax, ay, aw, ah] = a.boundingRect, [bx, by, bw, bh] = b.boundingRect;
+                return ax < bx + bw && bx < ax + aw && ay < by + bh && by < ay + ah;
+            })
+            .map(b => `${a.title} / ${b.title}`)),
     };
 }"""
 
@@ -181,6 +188,7 @@ def test_workflow_loads_on_the_canvas_without_missing_nodes_or_errors(name, canv
     missing = sorted(n["type"] for n in on_canvas.values() if n["missing"])
     assert missing == [], f"node types without a class on the canvas: {missing}"
     assert state["link_count"] == len(workflow["links"]), "the canvas dropped links"
+    assert state["overlaps"] == [], f"nodes overlap on the canvas: {state['overlaps']}"
     for node in workflow["nodes"]:
         assert on_canvas[node["id"]]["widgets_values"] == node["widgets_values"], \
             f"{node['type']} #{node['id']}: the canvas reads other widget values than the file holds"
