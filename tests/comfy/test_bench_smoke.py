@@ -1,0 +1,76 @@
+"""The benchmark command in its reduced form (--smoke, 10 steps): it runs, writes its table, and every
+MagicMix run makes exactly the model evaluations the method needs. No timing is asserted.
+
+Runs ``bash tools/run_bench.sh`` as a user would (a child process with the real ComfyUI and the
+generated checkpoint), so it also checks the command named in the README.
+"""
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from support import host
+
+SMOKE_STEPS = 10
+# The minimum, written out for the smoke settings (k_max 0.6, k_min 0.3, 10 steps): image layout steps
+# from level K_max = 6 to 0; text layout adds the layout prompt's steps from level 10 down to K_min = 3.
+IMAGE_LAYOUT_MINIMUM = 6
+TEXT_LAYOUT_MINIMUM = (10 - 3) + 6
+ROWS_PER_CALL = 2  # cond and uncond of the one image, in one UNet call
+
+
+@pytest.fixture(scope="module")
+def smoke_run(tmp_path_factory, sd15_checkpoint):
+    out_dir = tmp_path_factory.mktemp("bench")
+    table, raw = out_dir / "RESULTS.md", out_dir / "results.json"
+    done = subprocess.run(["bash", str(host.PACK_DIR / "tools" / "run_bench.sh"), "--smoke", "--out", str(table),
+                           "--json", str(raw)], capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, f"run_bench.sh --smoke failed:\n{done.stdout[-3000:]}\n{done.stderr[-6000:]}"
+    return table, json.loads(raw.read_text()), done.stdout
+
+
+def test_the_table_is_written_and_printed(smoke_run):
+    table, results, printed = smoke_run
+    text = table.read_text()
+    for heading in ("## CPU", "### Overhead (time)", "### Model evaluations", "### Peak memory",
+                    "### What the layout keeps between the nodes", "### Scaling"):
+        assert heading in text
+    assert "torch" in text and "ComfyUI" in text  # the machine description
+    assert text.strip() in printed
+    assert [r["device"] for r in results][0] == "cpu"
+
+
+def test_every_run_makes_exactly_the_minimum_model_evaluations(smoke_run):
+    _, results, _ = smoke_run
+    for device in results:
+        assert device["plan"]["base"]["steps"] == SMOKE_STEPS
+        counts = {row["name"]: row for row in device["counts"]}
+        assert len(counts) == 7
+        for name, row in counts.items():
+            expected = TEXT_LAYOUT_MINIMUM if name.startswith(("text layout", "plain runs")) else IMAGE_LAYOUT_MINIMUM
+            assert row["minimum_calls"] == expected, name
+            assert row["calls"] == expected, f"{device['device']} {name}: {row['calls']} UNet calls, need {expected}"
+            assert row["rows"] == [ROWS_PER_CALL], f"{name}: cond and uncond not batched: {row['rows']}"
+            assert row["equal"] is True
+        for cell in device["scaling"]:
+            assert cell["counted"] == cell["evaluations"], cell["name"]
+
+
+def test_image_layout_stores_no_latent_per_level(smoke_run):
+    _, results, _ = smoke_run
+    for device in results:
+        image, text = device["storage"]
+        assert image["mode"] == "image" and image["trajectory_levels"] == []
+        assert image["latents"] == 2  # the fixed noise and x_0; every layout latent is computed from them
+        # text layout keeps the layout prompt's latents of levels K_min..K_max, nothing more
+        assert text["mode"] == "text" and text["trajectory_levels"] == [3, 6]
+        assert text["latents"] == 1 + (6 - 3 + 1)
+
+
+def test_memory_is_measured_for_every_comparison(smoke_run):
+    _, results, _ = smoke_run
+    for device in results:
+        for row in device["overhead"] + device["scaling"]:
+            assert len(row["peak_bytes"]) == len(row["baseline_peak_bytes"]) == row["rounds"] >= 1
+            assert all(isinstance(value, int) and value >= 0 for value in row["peak_bytes"] + row["baseline_peak_bytes"])
