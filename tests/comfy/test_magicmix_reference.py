@@ -13,6 +13,11 @@ K_MIN, K_MAX = 0.25, 0.75
 CFG = 5.0
 SD15_LATENT_SCALE = 0.18215
 TOLERANCE = 1e-4
+# float32 resolves a latent of magnitude m only to about m * 1.2e-7; the random-weight checkpoint's
+# text-layout latents reach m ~ 300 (a real SD latent stays below ~30), where 1e-4 is 3 float32 steps and
+# the rounding of the mix and CFG arithmetic alone (nodes vs reference) measured 1.07e-4. Above magnitude
+# 50 the bound scales with the latent.
+RELATIVE_TOLERANCE = 2e-6
 
 
 @pytest.fixture(scope="module")
@@ -40,6 +45,12 @@ def layout_latent():
     return {"samples": torch.stack(channels)[None].float()}
 
 
+def assert_matches(got, expected):
+    difference = (got - expected).abs().max().item()
+    bound = max(TOLERANCE, RELATIVE_TOLERANCE * expected.abs().max().item())
+    assert difference <= bound, f"max abs difference {difference:.3g} > {bound:.3g} (latent magnitude {expected.abs().max().item():.3g})"
+
+
 def run_nodes(nodes_by_name, model, latent, positive, negative, seed, nu, sampler="euler", k_min=K_MIN, k_max=K_MAX,
               layout_prompts=None, batch_size=1):
     layout_extra = {} if layout_prompts is None else dict(layout_positive=layout_prompts[0],
@@ -61,9 +72,12 @@ def make_denoiser(model, positive, negative):
     base = model.model
 
     def denoise(x, sigma):
-        sigma_batch = torch.full((x.shape[0],), float(sigma))
-        cond = base.apply_model(x, sigma_batch, c_crossattn=positive[0][0]).float()
-        uncond = base.apply_model(x, sigma_batch, c_crossattn=negative[0][0]).float()
+        # Unconditional and conditional predictions in one batch, [uncond, cond], the way ComfyUI
+        # batches them: on the CPU a batch of 2 rounds differently from two batches of 1 (~1e-6
+        # relative), which 12 steps of this random-weight model amplify past the 1e-4 tolerance.
+        sigma_batch = torch.full((2 * x.shape[0],), float(sigma))
+        context = torch.cat([negative[0][0].expand(x.shape[0], -1, -1), positive[0][0].expand(x.shape[0], -1, -1)])
+        uncond, cond = base.apply_model(torch.cat([x, x]), sigma_batch, c_crossattn=context).float().chunk(2)
         return uncond + CFG * (cond - uncond)
 
     return denoise
@@ -107,7 +121,7 @@ def test_image_layout_nodes_equal_the_reference_loop(nodes_by_name, sd15_model, 
     expected = reference_magicmix(model, prompts["content"], prompts["negative"], 7, nu,
                                   clean_latent=layout_latent["samples"])
     assert torch.isfinite(got).all()
-    assert (got - expected).abs().max().item() <= TOLERANCE
+    assert_matches(got, expected)
 
 
 def test_text_layout_nodes_equal_the_reference_loop(nodes_by_name, sd15_model, prompts, layout_latent):
@@ -117,7 +131,7 @@ def test_text_layout_nodes_equal_the_reference_loop(nodes_by_name, sd15_model, p
                     layout_prompts=(prompts["layout"], prompts["negative"]))
     expected = reference_magicmix(model, prompts["content"], prompts["negative"], 11, 0.7,
                                   layout_prompt=prompts["layout"])
-    assert (got - expected).abs().max().item() <= TOLERANCE
+    assert_matches(got, expected)
 
 
 def ksampler_advanced(nodes_by_name, model, positive, negative, latent, seed, start, end, add_noise, leftover):
@@ -132,7 +146,7 @@ def test_nu_one_equals_ksampler_advanced_started_at_k_max(nodes_by_name, sd15_mo
     start_step = TOTAL_STEPS - int(K_MAX * TOTAL_STEPS + 0.5)
     expected = ksampler_advanced(nodes_by_name, model, prompts["content"], prompts["negative"], layout_latent, 3,
                                  start_step, 10000, add_noise=True, leftover=False)["samples"]
-    assert (got - expected).abs().max().item() <= TOLERANCE
+    assert_matches(got, expected)
 
 
 def test_text_layout_at_nu_zero_is_a_prompt_switch_at_k_min(nodes_by_name, sd15_model, prompts, layout_latent):
@@ -147,7 +161,7 @@ def test_text_layout_at_nu_zero_is_a_prompt_switch_at_k_min(nodes_by_name, sd15_
                               add_noise=True, leftover=True)
     expected = ksampler_advanced(nodes_by_name, model, prompts["content"], prompts["negative"], first, 5, switch_step,
                                  10000, add_noise=False, leftover=False)["samples"]
-    assert (got - expected).abs().max().item() <= TOLERANCE
+    assert_matches(got, expected)
 
 
 def test_same_seed_same_latent_other_seed_other_latent(nodes_by_name, sd15_model, prompts, layout_latent):
