@@ -154,25 +154,36 @@ def _read_status_kib(field_name: str) -> int:
     raise RuntimeError(f"no {field_name} in /proc/self/status")
 
 
+M_MMAP_THRESHOLD = -3  # glibc's mallopt parameter number
+MMAP_THRESHOLD_BYTES = 128 * 1024
+
+
 class CpuPeakMemory:
     """Peak resident set during a call, above the resident set at its start (bytes).
 
-    Freed heap is returned to the OS first (malloc_trim), so the start value is what is really in
-    use. The kernel's high-water mark is reset through /proc/self/clear_refs (Linux 4.0+); where that
-    is refused a thread samples VmRSS every millisecond instead.
+    glibc's mmap threshold is fixed at 128 KiB (its starting value; by default glibc raises it as
+    large blocks are freed, and then keeps freed tensors in the heap), so every tensor's memory goes
+    back to the OS when it is freed and the resident set follows the live tensors. Freed heap is
+    returned first (malloc_trim), so the start value is what is really in use. The kernel's
+    high-water mark is reset through /proc/self/clear_refs (Linux 4.0+); where that is refused a
+    thread samples VmRSS every millisecond instead.
     """
 
     def __init__(self):
         try:
-            self._trim = ctypes.CDLL("libc.so.6").malloc_trim
-        except OSError:
-            self._trim = None
+            libc = ctypes.CDLL("libc.so.6")
+            self._trim = libc.malloc_trim
+            self.fixed_mmap_threshold = bool(libc.mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES))
+        except (OSError, AttributeError):
+            self._trim, self.fixed_mmap_threshold = None, False
         try:
             with open("/proc/self/clear_refs", "w") as clear_refs:
                 clear_refs.write("5")
             self.method = "VmHWM reset via /proc/self/clear_refs"
         except OSError:
             self.method = "VmRSS sampled every 1 ms"
+        if self.fixed_mmap_threshold:
+            self.method += ", glibc mmap threshold fixed at 128 KiB"
 
     def _settle(self) -> int:
         gc.collect()
@@ -369,10 +380,19 @@ class Bench:
 
 # --- the sections ---------------------------------------------------------------------------------
 
-def alternate(contenders: dict, rounds: int, warmup: int, log) -> dict:
-    """Run every contender once per round, the order reversed every other round; warm-up rounds are dropped."""
+def alternate(contenders: dict, rounds: int, warmup: int, log, warm_with_baseline: bool = False) -> dict:
+    """Run every contender once per round, the order reversed every other round; warm-up rounds are dropped.
+
+    ``warm_with_baseline``: before the rounds, one run of the last contender (the baseline), dropped.
+    The first run at a new latent shape fills shape-keyed caches (oneDNN primitives and their
+    workspaces), which shows in its time and memory; without this the contender that happens to
+    run first at that shape would carry that cost.
+    """
     names = list(contenders)
     kept = {name: [] for name in names}
+    if warm_with_baseline:
+        warm = contenders[names[-1]]()
+        log(f"  warm-up {names[-1]}: {warm.seconds:.3f} s, peak {warm.peak_bytes / 2**20:.1f} MiB")
     for round_index in range(warmup + rounds):
         order = names if round_index % 2 == 0 else names[::-1]
         for name in order:
@@ -406,6 +426,8 @@ def comparison(name: str, measured: list, baseline_name: str, baseline: list) ->
         "outside_unet_seconds": statistics.median(m.outside_unet_seconds for m in measured),
         "baseline_outside_unet_seconds": statistics.median(b.outside_unet_seconds for b in baseline),
         "unet_adjusted_ratios": adjusted, "unet_adjusted_ratio": statistics.median(adjusted),
+        "extra_outside_unet_seconds": statistics.median(m.outside_unet_seconds - b.outside_unet_seconds
+                                                        for m, b in zip(measured, baseline)),
         "peak_bytes": [m.peak_bytes for m in measured], "baseline_peak_bytes": [b.peak_bytes for b in baseline],
         "median_peak_bytes": statistics.median(m.peak_bytes for m in measured),
         "baseline_median_peak_bytes": statistics.median(b.peak_bytes for b in baseline),
@@ -484,7 +506,7 @@ def run_device(device: str, plan: Plan, log) -> dict:
         m = plan.text_memory
         log(f"[{device}] text layout memory at {m.pixels} px, {m.steps} steps")
         memory = alternate({"MagicMix": lambda: bench.magicmix_text(m), "plain runs": lambda: bench.plain_text(m)},
-                           1, 0, log)
+                           1, 0, log, warm_with_baseline=plan.warmup_rounds > 0)
         results["text_memory"] = comparison(f"text layout, {m.pixels} px, {m.steps} steps", memory["MagicMix"],
                                             "plain runs", memory["plain runs"])
         results["text_memory"]["settings"] = asdict(m)
@@ -500,7 +522,8 @@ def run_device(device: str, plan: Plan, log) -> dict:
         else:
             log(f"[{device}] scaling: {axis} = {value}")
             measured = alternate({"MagicMix": lambda: bench.magicmix_image(cell),
-                                  "KSamplerAdvanced": lambda: bench.plain_image(cell)}, plan.scaling_rounds, 0, log)
+                                  "KSamplerAdvanced": lambda: bench.plain_image(cell)}, plan.scaling_rounds, 0, log,
+                                 warm_with_baseline=plan.warmup_rounds > 0 and cell.steps == s.steps)
             mine, base = measured["MagicMix"], measured["KSamplerAdvanced"]
         row = comparison(f"{axis} {value}", mine, "KSamplerAdvanced", base)
         row.update(axis=axis, value=value, evaluations=minimum_image_evaluations(cell),
@@ -585,8 +608,9 @@ def render_device(r: dict) -> list[str]:
         "overhead with the shared CPU's swings in UNet speed taken out (CPU only: on a GPU the calls are "
         "asynchronous).", "",
         "| run | median s | baseline | baseline median s | wall ratio | per-round wall ratios "
-        "| s outside the UNet (MagicMix / baseline) | UNet-adjusted ratio | target | met (wall / adjusted) |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| s outside the UNet (MagicMix / baseline) | extra ms outside the UNet | UNet-adjusted ratio | target "
+        "| met (wall / adjusted) |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     cpu = r["device"] == "cpu"
     for o in r["overhead"]:
@@ -594,6 +618,7 @@ def render_device(r: dict) -> list[str]:
         lines.append(f"| {o['name']} | {o['median_seconds']:.3f} | {o['baseline']} | {o['baseline_median_seconds']:.3f} "
                      f"| {o['ratio']:.3f} | {', '.join(f'{x:.3f}' for x in o['ratios'])} "
                      f"| {o['outside_unet_seconds']:.3f} / {o['baseline_outside_unet_seconds']:.3f} "
+                     f"| {o['extra_outside_unet_seconds'] * 1000:+.1f} "
                      f"| {f'{adjusted:.4f}' if cpu else 'n/a'} | <= {OVERHEAD_TARGET} "
                      f"| {_mark(o['ratio'] <= OVERHEAD_TARGET)} / "
                      f"{_mark(adjusted <= OVERHEAD_TARGET) if cpu else 'n/a'} |")
@@ -601,7 +626,9 @@ def render_device(r: dict) -> list[str]:
     if len(baseline_times) > 1:
         spread = statistics.pstdev(baseline_times) / statistics.mean(baseline_times)
         lines += ["", f"Noise: the baseline's own time varied by {spread * 100:.1f}% (coefficient of variation) "
-                      f"across rounds, from {min(baseline_times):.3f} s to {max(baseline_times):.3f} s."]
+                      f"across rounds, from {min(baseline_times):.3f} s to {max(baseline_times):.3f} s, for the "
+                      f"same {r['counts'][3]['calls']} UNet calls. The extra time outside the UNet is a fixed cost "
+                      f"per run and per step; on a faster device it weighs more: ratio = 1 + extra / baseline time."]
     lines += ["", "### Model evaluations (UNet calls, counted by a model_function_wrapper)", "",
               "| run | calls | rows per call | minimum calls | minimum | rows needed (cond + uncond per image) | equal |",
               "|---|---|---|---|---|---|---|"]
@@ -609,12 +636,16 @@ def render_device(r: dict) -> list[str]:
         lines.append(f"| {c['name']} | {c['calls']} | {', '.join(map(str, c['rows']))} | {c['minimum_calls']} "
                      f"| {c['minimum']} | {c['rows_per_call']} | {_mark(c['equal'])} |")
     lines += ["", f"### Peak memory ({r['memory_method']}; working memory above the loaded model, median)", "",
-              "| run | MiB | baseline MiB | ratio | target | met |", "|---|---|---|---|---|---|"]
+              "| run | MiB | baseline MiB | difference MiB | baseline's own range over rounds MiB | ratio | target | met |",
+              "|---|---|---|---|---|---|---|---|"]
     memory_rows = list(r["overhead"]) + ([r["text_memory"]] if "text_memory" in r else [])
     memory_rows += [row for row in r["scaling"] if row["value"] != s.get(_SCALING_KEYS[row["axis"]])]
     for o in memory_rows:
         ratio = o["memory_ratio"]
+        difference = o["median_peak_bytes"] - o["baseline_median_peak_bytes"]
+        spread = f"{_mib(min(o['baseline_peak_bytes']))} to {_mib(max(o['baseline_peak_bytes']))}"
         lines.append(f"| {o['name']} | {_mib(o['median_peak_bytes'])} | {_mib(o['baseline_median_peak_bytes'])} "
+                     f"| {difference / 2**20:+.2f} | {spread} "
                      f"| {'n/a' if ratio is None else f'{ratio:.3f}'} | <= {MEMORY_TARGET} "
                      f"| {'n/a' if ratio is None else _mark(ratio <= MEMORY_TARGET)} |")
     lines += ["", "### What the layout keeps between the nodes", "",
