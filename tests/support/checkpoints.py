@@ -18,7 +18,8 @@ Weights: random normal / sqrt(fan_in) for matrices, kernels and embeddings, 1 fo
 Files are cached under ``$MAGICMIX_CACHE/models`` with the seed and GENERATOR_VERSION in the name,
 written atomically; asking again for the same seed is a no-op.
 
-CLI (what tools/run_main.sh uses to give a bare host a model)::
+tools/run_workflow.py (the main job) and the test fixtures call ensure_checkpoint(). The CLI puts
+the model into a ComfyUI of yours::
 
     python -m tests.support.checkpoints --out ComfyUI/models/checkpoints
 """
