@@ -80,6 +80,41 @@ def patched_model_into(node: str, sampling: str, zsnr: bool) -> Callable[[dict],
     return change
 
 
+def all_in_one(**changes) -> Callable[[dict], None]:
+    """The three nodes replaced by MagicMix (all in one) with the same settings, then ``changes``."""
+    def change(prompt):
+        layout, mix = prompt.pop("layout")["inputs"], prompt.pop("mix")["inputs"]
+        prompt.pop("content")
+        prompt["all"] = {"class_type": "MagicMix", "inputs": {
+            **{name: layout[name] for name in ("model", "layout_latent", "seed", "steps", "scheduler", "k_min",
+                                               "k_max", "batch_size")},
+            **{name: mix[name] for name in ("positive", "negative", "cfg", "sampler_name", "nu")}, **changes}}
+        prompt["decode"]["inputs"]["samples"] = ["all", 0]
+    return change
+
+
+def magicmix_sampler(**changes) -> Callable[[dict], None]:
+    """The three nodes replaced by SamplerCustomAdvanced with the MagicMix SAMPLER, then ``changes``."""
+    def change(prompt):
+        layout = prompt.pop("layout")["inputs"]
+        prompt.pop("mix"), prompt.pop("content")
+        prompt.update({
+            "select": {"class_type": "KSamplerSelect", "inputs": {"sampler_name": "euler"}},
+            "magicmix_sampler": {"class_type": "MagicMixSampler", "inputs": {
+                "sampler": ["select", 0], "k_min": layout["k_min"], "k_max": layout["k_max"], "nu": 0.75, **changes}},
+            "noise": {"class_type": "RandomNoise", "inputs": {"noise_seed": layout["seed"]}},
+            "guider": {"class_type": "CFGGuider", "inputs": {"model": ["ckpt", 0], "positive": ["positive", 0],
+                                                             "negative": ["negative", 0], "cfg": 7.5}},
+            "sigmas": {"class_type": "BasicScheduler", "inputs": {"model": ["ckpt", 0], "scheduler": "normal",
+                                                                  "steps": STEPS, "denoise": 1.0}},
+            "custom": {"class_type": "SamplerCustomAdvanced", "inputs": {
+                "noise": ["noise", 0], "guider": ["guider", 0], "sampler": ["magicmix_sampler", 0],
+                "sigmas": ["sigmas", 0], "latent_image": ["encode", 0]}},
+        })
+        prompt["decode"]["inputs"]["samples"] = ["custom", 0]
+    return change
+
+
 def empty_layout(prompt):
     prompt["empty"] = {"class_type": "EmptyLatentImage", "inputs": {"width": 64, "height": 64, "batch_size": 1}}
     prompt["layout"]["inputs"]["layout_latent"] = ["empty", 0]
@@ -138,6 +173,17 @@ CASES = [
              ("sampler_name: 'nope' is not one of", "euler")),
     BadInput("unknown_nu_schedule", set_input("mix", "nu_schedule", "nope"), "mix", MIX,
              ("nu_schedule: 'nope' is not one of constant, linear, cosine",)),
+    # the one-node forms
+    BadInput("all_in_one_k_min_above_k_max", all_in_one(k_min=0.7), "all", "MagicMix",
+             ("k_min (0.7) must be smaller than k_max (0.6)",)),
+    BadInput("all_in_one_steps_huge", all_in_one(steps=10**9), "all", "MagicMix",
+             ("steps must be a whole number within [1, 10000], got 1000000000",)),
+    BadInput("all_in_one_cfg_nan", all_in_one(cfg=math.nan), "all", "MagicMix",
+             ("cfg must be a number within [0, 100], got nan",)),
+    BadInput("magicmix_sampler_nu_nan", magicmix_sampler(nu=math.nan), "magicmix_sampler", "MagicMixSampler",
+             ("nu must be a number within [0, 1], got nan",)),
+    BadInput("magicmix_sampler_k_max_above_1", magicmix_sampler(k_max=2.0), "magicmix_sampler", "MagicMixSampler",
+             ("k_max must be a number within [0, 1], got 2.0",)),
     # refused when the node runs: only the data tells
     BadInput("sd3_latent_into_sd15_model", sd3_latent_into("layout", "layout_latent"), "layout", LAYOUT,
              ("layout_latent: the latent has 16 channels but this model uses 4",), at="execution"),
@@ -186,6 +232,14 @@ def refusal_messages(body: dict, node: str) -> list[str]:
 def test_the_matrix_covers_every_kind_of_bad_input():
     assert len(CASES) >= 30 and len({case.name for case in CASES}) == len(CASES)
     assert {case.at for case in CASES} == {"validation", "execution"}
+
+
+@pytest.mark.parametrize("one_node_form", [all_in_one(), magicmix_sampler()], ids=["all_in_one", "magicmix_sampler"])
+def test_the_one_node_forms_of_the_good_prompt_run(comfy_server, one_node_form):
+    """The graphs the one-node cases change are good as they are: only the changed input is refused."""
+    prompt = magicmix_prompt("one_node_form", steps=STEPS)
+    one_node_form(prompt)
+    assert len(saved_images(comfy_server.run_prompt(prompt))) == 1
 
 
 @pytest.mark.parametrize("case", CASES, ids=[case.name for case in CASES])

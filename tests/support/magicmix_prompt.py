@@ -3,7 +3,7 @@
 Used by tests/e2e/test_bad_input.py, test_cancel.py and test_soak.py:
 
 - :func:`magicmix_prompt`: the three MagicMix nodes on the generated SD1.5 checkpoint, image layout
-  from a flat-colour image through VAEEncode (no file needed), saved by SaveImage. ``node ids`` are
+  from a flat-colour image through VAEEncode (no file needed), saved by SaveImage. Node ids are
   names (``"layout"``, ``"mix"``, ``"content"``...) so tests can change one node by name.
 - :func:`cache_buster`: ComfyUI re-runs a node only when its inputs change; a test that must
   really run the samplers again gives ``layout_cfg`` a new value. ``layout_cfg`` is only read by
