@@ -218,6 +218,49 @@ class CpuPeakMemory:
         return result, max(0, peak_kib - start_kib) * 1024
 
 
+def live_tensor_peak(run) -> int:
+    """The most bytes of tensor storage that ``run`` had alive at once, counting what it allocated.
+
+    Exact and free of allocator noise: every op's outputs are seen through a TorchDispatchMode and a
+    storage is counted from its creation until it is freed (a finalizer on the storage object, which
+    torch keeps alive exactly as long as the storage). Scratch memory inside a single op (e.g. oneDNN
+    workspaces) is not seen; it is the same for MagicMix and the baseline.
+    """
+    import weakref
+
+    import torch
+    from torch.utils._python_dispatch import TorchDispatchMode
+    from torch.utils._pytree import tree_leaves
+
+    class LiveStorages(TorchDispatchMode):
+        def __init__(self):
+            super().__init__()
+            self.live = self.peak = 0
+            self.seen = set()
+
+        def _freed(self, key, size):
+            self.seen.discard(key)
+            self.live -= size
+
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            out = func(*args, **(kwargs or {}))
+            for tensor in tree_leaves(out):
+                if isinstance(tensor, torch.Tensor):
+                    storage = tensor.untyped_storage()
+                    if id(storage) not in self.seen:
+                        size = storage.nbytes()
+                        self.seen.add(id(storage))
+                        self.live += size
+                        self.peak = max(self.peak, self.live)
+                        weakref.finalize(storage, self._freed, id(storage), size)
+            return out
+
+    tracker = LiveStorages()
+    with torch.inference_mode(), tracker:
+        run()
+    return tracker.peak
+
+
 class CudaPeakMemory:
     method = "torch.cuda.max_memory_allocated above memory_allocated at the start"
 
@@ -511,6 +554,22 @@ def run_device(device: str, plan: Plan, log) -> dict:
                                             "plain runs", memory["plain runs"])
         results["text_memory"]["settings"] = asdict(m)
 
+    results["tensor_memory"] = []
+    tensor_cells = [s] + ([plan.text_memory] if plan.text_memory is not None else [])
+    for cell in tensor_cells:
+        log(f"[{device}] live tensor memory at {cell.pixels} px, {cell.steps} steps")
+        live_tensor_peak(lambda: bench.plain_image(cell))  # warm-up at this shape, dropped
+        for name, mine, baseline_name, base in (
+                ("image layout, MagicMix (all in one)", bench.magicmix_image, "KSamplerAdvanced", bench.plain_image),
+                ("text layout, MagicMix (all in one)", bench.magicmix_text, "plain runs", bench.plain_text)):
+            base_bytes = live_tensor_peak(lambda: base(cell))
+            mine_bytes = live_tensor_peak(lambda: mine(cell))
+            results["tensor_memory"].append({
+                "name": f"{name}, {cell.pixels} px, {cell.steps} steps", "baseline": baseline_name,
+                "bytes": mine_bytes, "baseline_bytes": base_bytes, "ratio": mine_bytes / base_bytes,
+                "latent_bytes": 4 * (cell.pixels // 8) ** 2 * 4 * cell.batch})
+            log(f"  {name}: {mine_bytes} bytes, {baseline_name}: {base_bytes} bytes")
+
     results["scaling"] = []
     grid = [("batch", "batch", value) for value in plan.batches] + \
            [("resolution (px)", "pixels", value) for value in plan.pixel_sizes] + \
@@ -648,6 +707,14 @@ def render_device(r: dict) -> list[str]:
                      f"| {difference / 2**20:+.2f} | {spread} "
                      f"| {'n/a' if ratio is None else f'{ratio:.3f}'} | <= {MEMORY_TARGET} "
                      f"| {'n/a' if ratio is None else _mark(ratio <= MEMORY_TARGET)} |")
+    lines += ["", "### Peak live tensor memory (exact: every tensor storage counted from creation to free)", "",
+              "| run | bytes | baseline | baseline bytes | difference (bytes, latents) | ratio | target | met |",
+              "|---|---|---|---|---|---|---|---|"]
+    for t in r["tensor_memory"]:
+        difference = t["bytes"] - t["baseline_bytes"]
+        lines.append(f"| {t['name']} | {t['bytes']} | {t['baseline']} | {t['baseline_bytes']} "
+                     f"| {difference:+d} ({difference / t['latent_bytes']:+.1f} latents) | {t['ratio']:.4f} "
+                     f"| <= {MEMORY_TARGET} | {_mark(t['ratio'] <= MEMORY_TARGET)} |")
     lines += ["", "### What the layout keeps between the nodes", "",
               "| mode | tensors | bytes | one latent (batch) | trajectory levels |", "|---|---|---|---|---|"]
     for st in r["storage"]:

@@ -74,3 +74,13 @@ def test_memory_is_measured_for_every_comparison(smoke_run):
         for row in device["overhead"] + device["scaling"]:
             assert len(row["peak_bytes"]) == len(row["baseline_peak_bytes"]) == row["rounds"] >= 1
             assert all(isinstance(value, int) and value >= 0 for value in row["peak_bytes"] + row["baseline_peak_bytes"])
+
+
+def test_magicmix_holds_no_more_tensor_memory_than_its_baseline(smoke_run):
+    # exact live-tensor bytes, not a timing: the layout's few latents are all MagicMix adds
+    _, results, _ = smoke_run
+    for device in results:
+        assert len(device["tensor_memory"]) == 2
+        for row in device["tensor_memory"]:
+            assert row["baseline_bytes"] > 0
+            assert row["ratio"] <= 1.05, f"{row['name']}: {row['bytes']} bytes against {row['baseline_bytes']}"
