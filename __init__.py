@@ -4,9 +4,10 @@ ComfyUI imports this package from custom_nodes/ and calls ``comfy_entrypoint`` t
 """
 import importlib.util
 
-# Outside a ComfyUI host (pytest imports this file as the package of the repo's folder when it
-# collects the pure-math unit tests) there is nothing to register.
-if importlib.util.find_spec("comfy_api") is not None:
+# Outside a ComfyUI host there is nothing to register: pytest imports this file when it collects the
+# tests, as the package of the repo's folder, or as a plain module (no __package__) when the folder's
+# name is not an identifier (e.g. a clone named comfyui-magicmix).
+if __package__ and importlib.util.find_spec("comfy_api") is not None:
     from .nodes import comfy_entrypoint
 
     # No NODE_CLASS_MAPPINGS on purpose: ComfyUI only calls comfy_entrypoint when that name is absent.

@@ -12,6 +12,9 @@ bash "$REPO/tools/setup.sh"
 CACHE="${MAGICMIX_CACHE:-$HOME/.cache/comfyui-magicmix}"
 
 cd "$REPO"
+# Idle OpenMP threads sleep instead of spinning: the pytest process and the ComfyUI server it starts
+# share the cores, and spinning threads of the idle one slowed the busy one's steps many times over.
+export OMP_WAIT_POLICY="${OMP_WAIT_POLICY:-PASSIVE}"
 if [ "$#" -eq 0 ]; then
   set -- --require-all-layers
 fi

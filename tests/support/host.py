@@ -63,6 +63,9 @@ def prepare_comfy_imports() -> Path:
     finally:
         comfy.options.enable_args_parsing(False)
         sys.argv = saved_argv
+    # As main.py does early: ComfyUI's nodes.py later puts comfy/ ahead on sys.path, after which
+    # "utils" would be comfy/utils.py and nodes that import server (comfy_extras/nodes_images) fail.
+    import utils.extra_config  # noqa: F401
     _prepared = host
     return host
 
