@@ -7,6 +7,7 @@ ComfyUI instead of the bundled one.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import os
 import sys
 from pathlib import Path
@@ -77,11 +78,21 @@ def load_host_nodes() -> dict:
     Returns ``nodes.NODE_CLASS_MAPPINGS``. Raises if the pack was not loaded from this repository,
     so a stale or missing custom_nodes link fails loudly instead of testing someone else's copy.
     """
-    prepare_comfy_imports()
+    host = prepare_comfy_imports()
+    # ComfyUI's nodes.py must win over the pack's own nodes/ package: pytest may have put the repo
+    # folder ahead of the host on sys.path while collecting (it does when the folder's name is not
+    # an identifier, since the repo root holds an __init__.py).
+    if sys.path[0] != str(host):
+        sys.path.remove(str(host))
+        sys.path.insert(0, str(host))
     import nodes
+    if not hasattr(nodes, "init_extra_nodes"):
+        raise RuntimeError(f"'import nodes' found {getattr(nodes, '__file__', nodes)}, not ComfyUI's nodes.py")
 
-    # ComfyUI's own loop set-up would normally exist; a private loop keeps pytest's untouched.
-    asyncio.run(nodes.init_extra_nodes(init_custom_nodes=True, init_api_nodes=False))
+    # A private loop in a thread of its own: ComfyUI's loop set-up does not exist here, and the
+    # test process may already run a loop on this thread (playwright's sync API does).
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as worker:
+        worker.submit(asyncio.run, nodes.init_extra_nodes(init_custom_nodes=True, init_api_nodes=False)).result()
     loaded_from = nodes.LOADED_MODULE_DIRS.get(PACK_FOLDER_NAME)
     if loaded_from is None or Path(loaded_from).resolve() != PACK_DIR:
         raise RuntimeError(
