@@ -26,6 +26,8 @@ from typing import Callable
 
 import torch
 
+from . import checkpoints
+
 # Small enough for a 2-core CPU, big enough to have every block type of the family.
 MODEL_CHANNELS = 32
 HEAD_CHANNELS = 16
@@ -56,24 +58,8 @@ class TinyModel:
 
 
 def initialise_weights(module: torch.nn.Module, seed: int) -> None:
-    """Random normal / sqrt(fan_in) for matrices and kernels, 1 for norm weights, 0 for the rest.
-
-    Keeps activations near unit scale through the residual stacks so outputs stay finite. Norm
-    layers are found by type, not by parameter name: the UNet's GroupNorms are called e.g.
-    ``out.0`` and ``in_layers.0``, and a zero norm weight there silences the whole output.
-    """
-    generator = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for _, submodule in module.named_modules():
-            is_norm = "norm" in type(submodule).__name__.lower()
-            for name, parameter in submodule.named_parameters(recurse=False):
-                if is_norm:
-                    parameter.fill_(1.0 if name == "weight" else 0.0)
-                elif parameter.ndim >= 2:
-                    fan_in = parameter[0].numel()
-                    parameter.copy_(torch.randn(parameter.shape, generator=generator) / fan_in ** 0.5)
-                else:
-                    parameter.zero_()
+    """The generated checkpoint's initialisation (``checkpoints.initialise_weights``), seeded."""
+    checkpoints.initialise_weights(module, torch.Generator().manual_seed(seed))
 
 
 def _unet_config(context_dim: int, use_linear_in_transformer: bool, adm_in_channels=None, in_channels: int = 4) -> dict:
