@@ -40,11 +40,13 @@ def cache_buster() -> float:
 
 def magicmix_prompt(prefix: str, seed: int = 7, steps: int = 10, size: int = 64, k_min: float = 0.3,
                     k_max: float = 0.6, nu: float = 0.75, layout_cfg: float | None = None,
-                    latent_size: int | None = None) -> dict:
+                    latent_size: int | None = None, batch_size: int = 1, layout_text: str | None = None) -> dict:
     """API-format prompt: layout image -> MagicMix Layout Noise -> Interpolated -> Conditional -> SaveImage.
 
     ``latent_size`` (pixels) upscales the 8x8 encoded layout latent before MagicMix (nearest), so a
     test can make the sampling phases last long without running the VAE on a big image.
+    ``layout_text`` makes it a text layout: that prompt (node ``"layout_text"``) is the layout, and
+    an Empty Latent Image of ``size`` only gives the size.
     """
     layout_latent = ["encode", 0]
     prompt = {
@@ -56,7 +58,7 @@ def magicmix_prompt(prefix: str, seed: int = 7, steps: int = 10, size: int = 64,
         "encode": {"class_type": "VAEEncode", "inputs": {"pixels": ["image", 0], "vae": ["ckpt", 2]}},
         "layout": {"class_type": "MagicMixLayoutNoise", "inputs": {
             "model": ["ckpt", 0], "layout_latent": layout_latent, "seed": seed, "steps": steps,
-            "scheduler": "normal", "k_min": k_min, "k_max": k_max, "batch_size": 1,
+            "scheduler": "normal", "k_min": k_min, "k_max": k_max, "batch_size": batch_size,
             "layout_cfg": cache_buster() if layout_cfg is None else layout_cfg, "layout_sampler_name": "euler"}},
         "mix": {"class_type": "MagicMixInterpolatedSampler", "inputs": {
             "model": ["ckpt", 0], "layout": ["layout", 0], "positive": ["positive", 0], "negative": ["negative", 0],
@@ -72,6 +74,11 @@ def magicmix_prompt(prefix: str, seed: int = 7, steps: int = 10, size: int = 64,
             "samples": layout_latent, "upscale_method": "nearest-exact", "width": latent_size,
             "height": latent_size, "crop": "disabled"}}
         prompt["layout"]["inputs"]["layout_latent"] = ["upscale", 0]
+    if layout_text is not None:
+        prompt["layout_text"] = {"class_type": "CLIPTextEncode", "inputs": {"text": layout_text, "clip": ["ckpt", 1]}}
+        prompt["empty"] = {"class_type": "EmptyLatentImage", "inputs": {"width": size, "height": size, "batch_size": 1}}
+        prompt["layout"]["inputs"].update(layout_latent=["empty", 0], layout_positive=["layout_text", 0],
+                                          layout_negative=["negative", 0])
     return prompt
 
 
