@@ -36,8 +36,8 @@ MIN_FRACTION_OUTSIDE_INPUTS = 1e-3
 
 # ComfyUI samplers that do not step at all when given a one-step schedule that ends above sigma 0
 # (UniPC: order = len(sigmas) - 2; SA-Solver: the predicted state is only taken at the next
-# evaluation). The core hands them to mixing.landing_at_next_evaluation; these runs check that it works.
-SAMPLERS_LANDING_AT_NEXT_EVALUATION = {"uni_pc", "uni_pc_bh2", "sa_solver", "sa_solver_pece"}
+# evaluation): uni_pc, uni_pc_bh2, sa_solver, sa_solver_pece. The core hands them to
+# mixing.landing_at_next_evaluation; these runs check that it works.
 
 
 @pytest.fixture(scope="module")
