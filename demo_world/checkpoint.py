@@ -1,0 +1,125 @@
+"""Assemble the demo model's loadable SD1.5 checkpoint from the committed weights (seconds, cached).
+
+Committed (``demo_world/weights/``, fp16): the trained narrow UNet and the trained TAESD decoder.
+Generated here: the designed TAESD encoder (``latent.build_encoder_state``) and the seeded text
+encoder (``text_encoder.generate``). The file has SD1.5's key prefixes and loads through
+``CheckpointLoaderSimple`` like any SD1.5 checkpoint.
+
+    python -m demo_world.checkpoint                          # prints the cached file's path
+    python -m demo_world.checkpoint --out ComfyUI/models/checkpoints   # also put it into a ComfyUI
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import os
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+import torch
+
+if __package__ in (None, ""):
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    __package__ = "demo_world"
+
+from . import _host  # noqa: E402
+
+WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
+UNET_WEIGHTS = WEIGHTS_DIR / "unet.safetensors"
+DECODER_WEIGHTS = WEIGHTS_DIR / "taesd_decoder.safetensors"
+MODEL_NAME = "magicmix-demo-world.safetensors"
+# Bump when the assembly changes, so cached files of older builds are not reused.
+ASSEMBLY_VERSION = 1
+
+UNET_PREFIX = "model.diffusion_model."
+CLIP_PREFIX = "cond_stage_model.transformer."
+VAE_PREFIX = "first_stage_model."
+
+
+def load_weights(path: Path) -> dict:
+    from safetensors.torch import load_file
+    return {k: v.to(torch.float32) for k, v in load_file(str(path)).items()}
+
+
+def unet_state(path: Path = UNET_WEIGHTS) -> dict:
+    """The narrow UNet's weights: the committed ones, else the seeded initialisation (before any training)."""
+    if path.is_file():
+        return load_weights(path)
+    from . import unet
+    return unet.new_narrow_unet().state_dict()
+
+
+def vae_state(decoder_path: Path = DECODER_WEIGHTS) -> dict:
+    """TAESD state dict: designed encoder, the committed decoder (else its initialisation), SD1.5 scale."""
+    from . import latent
+    vae = latent.new_taesd()
+    if decoder_path.is_file():
+        vae.taesd_decoder.load_state_dict(load_weights(decoder_path))
+    return vae.state_dict()
+
+
+def _fingerprint(*paths: Path) -> str:
+    h = hashlib.sha256(f"assembly {ASSEMBLY_VERSION}".encode())
+    for path in paths:
+        h.update(path.read_bytes() if path.is_file() else b"(initialisation)")
+    return h.hexdigest()[:12]
+
+
+def build_state_dict(unet_path: Path = UNET_WEIGHTS, decoder_path: Path = DECODER_WEIGHTS) -> dict:
+    _host.import_comfy()
+    from . import text_encoder, unet
+    state = {}
+    for key, value in unet.export_wide(unet_state(unet_path)).items():
+        state[UNET_PREFIX + key] = value
+    for key, value in text_encoder.generate().items():
+        state[CLIP_PREFIX + key] = value
+    for key, value in vae_state(decoder_path).items():
+        state[VAE_PREFIX + key] = value
+    return {k: v.to(torch.float16).contiguous() for k, v in state.items()}
+
+
+def ensure_checkpoint(unet_path: Path = UNET_WEIGHTS, decoder_path: Path = DECODER_WEIGHTS) -> Path:
+    """The cached checkpoint for these weights (built first if it is not there yet)."""
+    directory = _host.cache_dir() / "checkpoints"
+    target = directory / f"magicmix-demo-world-{_fingerprint(unet_path, decoder_path)}.safetensors"
+    if target.is_file():
+        return target
+    directory.mkdir(parents=True, exist_ok=True)
+    from safetensors.torch import save_file
+    state = build_state_dict(unet_path, decoder_path)
+    fd, partial = tempfile.mkstemp(prefix=target.name + ".", suffix=".partial", dir=directory)
+    os.close(fd)
+    try:  # written beside the target and renamed: no reader sees a partial file
+        save_file(state, partial, metadata={"magicmix_demo_world": f"assembly {ASSEMBLY_VERSION}"})
+        os.chmod(partial, 0o644)
+        os.replace(partial, target)
+    finally:
+        if os.path.exists(partial):
+            os.remove(partial)
+    return target
+
+
+def place_checkpoint(out_dir: Path, name: str = MODEL_NAME) -> Path:
+    """Put the checkpoint into ``out_dir`` (e.g. ComfyUI/models/checkpoints) as a real file."""
+    source = ensure_checkpoint()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    target = out_dir / name
+    partial = out_dir / f".{name}.partial"
+    shutil.copyfile(source, partial)
+    os.replace(partial, target)
+    return target
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--out", type=Path, help="also copy the checkpoint into this folder (ComfyUI/models/checkpoints)")
+    parser.add_argument("--name", default=MODEL_NAME, help="file name in --out (default %(default)s)")
+    args = parser.parse_args(argv)
+    print(place_checkpoint(args.out, args.name) if args.out else ensure_checkpoint())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,43 @@
+"""The world's prompts encoded as ComfyUI's CLIPTextEncode encodes them with the demo checkpoint.
+
+The UNet is trained on exactly these tensors, so at use time ComfyUI reproduces what it learned
+from. The empty prompt "" is the null condition for classifier-free guidance (ComfyUI's negative
+when a workflow leaves it empty). Cached per text-encoder hash.
+"""
+from __future__ import annotations
+
+import torch
+
+from . import _host, world
+
+NULL_PROMPT = ""
+
+
+def prompt_table() -> list[str]:
+    """Row 0 is the null prompt, then every world prompt in ``world.all_prompts`` order."""
+    return [NULL_PROMPT] + world.all_prompts()
+
+
+def encode_prompts(checkpoint_path, prompts: list[str]) -> torch.Tensor:
+    """N x 77 x 768 conditioning tensors, from ComfyUI's own CLIP loaded from the checkpoint."""
+    _host.import_comfy()
+    import comfy.sd
+    _, clip, _, _ = comfy.sd.load_checkpoint_guess_config(str(checkpoint_path), output_vae=False, output_clip=True,
+                                                          output_model=False)
+    rows = []
+    for text in prompts:
+        conditioning = clip.encode_from_tokens_scheduled(clip.tokenize(text))
+        rows.append(conditioning[0][0][0].to(torch.float32))
+    return torch.stack(rows)
+
+
+def prompt_conditioning() -> torch.Tensor:
+    """The table's encodings (cached under the demo world's cache, keyed by the text encoder's hash)."""
+    from . import checkpoint, text_encoder
+    path = _host.cache_dir() / f"conditioning-{text_encoder.WEIGHTS_SHA256[:12]}.pt"
+    if path.is_file():
+        return torch.load(path)
+    table = encode_prompts(checkpoint.ensure_checkpoint(), prompt_table())
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(table, path)
+    return table

@@ -1,0 +1,112 @@
+"""What the two trainers share: seeded per-step data, EMA, resumable state, atomic saves, progress.
+
+A run is resumable exactly: its state file (cache) holds the model, EMA, optimizer and step, and
+every step's data is drawn from ``(seed, step)`` alone, so stopping and resuming gives the same
+weights as running straight through (on the same thread count). Without a state file a run starts
+from the committed weights when they exist (a fresh optimizer), else from the seeded initialisation.
+"""
+from __future__ import annotations
+
+import copy
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+EMA_DECAY = 0.999
+
+
+def step_seed(seed: int, step: int) -> int:
+    return (seed * 1_000_003 + step) % (2 ** 63)
+
+
+def atomic_save(write, target: Path) -> None:
+    """``write(path)`` to a temporary file beside ``target``, then rename it into place."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, partial = tempfile.mkstemp(prefix=target.name + ".", suffix=".partial", dir=target.parent)
+    os.close(fd)
+    try:
+        write(partial)
+        os.chmod(partial, 0o644)
+        os.replace(partial, target)
+    finally:
+        if os.path.exists(partial):
+            os.remove(partial)
+
+
+def save_weights(state: dict, target: Path, steps: int, what: str) -> None:
+    """fp16 safetensors with the number of training steps behind them in the metadata."""
+    from safetensors.torch import save_file
+    half = {k: v.detach().to(torch.float16).contiguous() for k, v in state.items()}
+    atomic_save(lambda p: save_file(half, p, metadata={"trained_steps": str(steps), "what": what}), target)
+
+
+def trained_steps(path: Path) -> int:
+    from safetensors import safe_open
+    with safe_open(str(path), "pt") as f:
+        return int((f.metadata() or {}).get("trained_steps", 0))
+
+
+class Run:
+    """A model, its EMA copy and optimizer, resumable from ``state_path``."""
+
+    def __init__(self, model: torch.nn.Module, optimizer_factory, weights_path: Path, state_path: Path):
+        self.model, self.weights_path, self.state_path = model, weights_path, state_path
+        self.optimizer = optimizer_factory(model.parameters())
+        self.step = 0
+        if state_path.is_file():
+            saved = torch.load(state_path)
+            model.load_state_dict(saved["model"])
+            self.ema = copy.deepcopy(model)
+            self.ema.load_state_dict(saved["ema"])
+            self.optimizer.load_state_dict(saved["optimizer"])
+            self.step = saved["step"]
+            self.source = f"resumed from {state_path} at step {self.step}"
+        else:
+            if weights_path.is_file():
+                from safetensors.torch import load_file
+                model.load_state_dict({k: v.float() for k, v in load_file(str(weights_path)).items()})
+                self.step = trained_steps(weights_path)
+                self.source = f"committed weights {weights_path} ({self.step} steps), fresh optimizer"
+            else:
+                self.source = "seeded initialisation"
+            self.ema = copy.deepcopy(model)
+        for p in self.ema.parameters():
+            p.requires_grad_(False)
+
+    def update_ema(self) -> None:
+        with torch.no_grad():
+            for e, p in zip(self.ema.parameters(), self.model.parameters()):
+                e.lerp_(p, 1.0 - EMA_DECAY)
+
+    def save(self, what: str) -> None:
+        state = {"model": self.model.state_dict(), "ema": self.ema.state_dict(),
+                 "optimizer": self.optimizer.state_dict(), "step": self.step}
+        atomic_save(lambda p: torch.save(state, p), self.state_path)
+        save_weights(self.ema.state_dict(), self.weights_path, self.step, what)
+
+
+def train(run: Run, loss_fn, until_step: int, save_every: int, log_every: int, what: str, clip: float = 1.0) -> None:
+    """Steps ``run`` until ``until_step``; ``loss_fn(model, step)`` gives the loss of that step's batch."""
+    print(f"[{what}] {run.source}; training to step {until_step} on {torch.get_num_threads()} thread(s)", flush=True)
+    started, losses = time.monotonic(), []
+    first = run.step
+    while run.step < until_step:
+        loss = loss_fn(run.model, run.step)
+        run.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(run.model.parameters(), clip)
+        run.optimizer.step()
+        run.update_ema()
+        run.step += 1
+        losses.append(loss.item())
+        if run.step % log_every == 0 or run.step == until_step:
+            rate = (time.monotonic() - started) / (run.step - first)
+            print(f"[{what}] step {run.step} loss {sum(losses) / len(losses):.5f} ({rate:.2f} s/step)", flush=True)
+            losses = []
+        if run.step % save_every == 0 or run.step == until_step:
+            run.save(what)
+    sys.stdout.flush()
