@@ -12,15 +12,19 @@ from support import host  # noqa: E402
 
 
 def import_comfy() -> Path:
-    """Make ``import comfy`` work (CPU, ComfyUI's own argument parsing); returns the ComfyUI folder.
+    """Make ``import comfy`` work (CPU, ComfyUI's own argument parsing, as the server runs it)."""
+    return host.prepare_comfy_imports()
 
-    PyTorch's attention is switched on first: ComfyUI's default CPU attention is several times slower
-    for training, and both compute the same function.
-    """
-    path = host.prepare_comfy_imports()
+
+def use_pytorch_attention() -> None:
+    """For the trainers only, before anything imports ComfyUI's attention: PyTorch's attention is
+    several times faster to train with than ComfyUI's default CPU attention (the same function).
+    Nothing that must match the server bit for bit (the prompt encodings) runs after this."""
+    import_comfy()
+    if "comfy.ldm.modules.attention" in sys.modules:
+        raise RuntimeError("ComfyUI's attention is already imported; call use_pytorch_attention() first")
     import comfy.cli_args
     comfy.cli_args.args.use_pytorch_cross_attention = True
-    return path
 
 
 def cache_dir() -> Path:

@@ -98,6 +98,9 @@ def ensure_checkpoint(unet_path: Path = UNET_WEIGHTS, decoder_path: Path = DECOD
     finally:
         if os.path.exists(partial):
             os.remove(partial)
+    for older in directory.glob("magicmix-demo-world-*.safetensors"):  # 0.3 GB each: keep the newest only
+        if older != target:
+            older.unlink()
     return target
 
 

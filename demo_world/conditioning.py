@@ -6,9 +6,17 @@ when a workflow leaves it empty). Cached per text-encoder hash.
 """
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
+
 import torch
 
-from . import _host, world
+if __package__ in (None, ""):
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    __package__ = "demo_world"
+
+from . import _host, world  # noqa: E402
 
 NULL_PROMPT = ""
 
@@ -31,13 +39,30 @@ def encode_prompts(checkpoint_path, prompts: list[str]) -> torch.Tensor:
     return torch.stack(rows)
 
 
+def _cache_path() -> Path:
+    from . import text_encoder
+    return _host.cache_dir() / f"conditioning-{text_encoder.WEIGHTS_SHA256[:12]}.pt"
+
+
 def prompt_conditioning() -> torch.Tensor:
-    """The table's encodings (cached under the demo world's cache, keyed by the text encoder's hash)."""
-    from . import checkpoint, text_encoder
-    path = _host.cache_dir() / f"conditioning-{text_encoder.WEIGHTS_SHA256[:12]}.pt"
-    if path.is_file():
-        return torch.load(path)
+    """The table's encodings (cached under the demo world's cache, keyed by the text encoder's hash).
+
+    Made in a process of its own: ComfyUI picks its CLIP attention from its settings at import, and
+    the table must be what the server's CLIPTextEncode gives, not what a trainer's settings give.
+    """
+    path = _cache_path()
+    if not path.is_file():
+        subprocess.run([sys.executable, "-m", "demo_world.conditioning"], check=True, cwd=_host.REPO)
+    return torch.load(path)
+
+
+def main() -> int:
+    from . import checkpoint, training
     table = encode_prompts(checkpoint.ensure_checkpoint(), prompt_table())
-    path.parent.mkdir(parents=True, exist_ok=True)
-    torch.save(table, path)
-    return table
+    training.atomic_save(lambda p: torch.save(table, p), _cache_path())
+    print(_cache_path())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

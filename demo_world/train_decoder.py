@@ -55,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
-    _host.import_comfy()
+    _host.use_pytorch_attention()
     from . import latent
     decoder = latent.new_taesd().taesd_decoder
     state = args.state or _host.cache_dir() / "train" / "decoder-state.pt"

@@ -79,9 +79,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
-    _host.import_comfy()
     from . import conditioning, unet
     table = conditioning.prompt_conditioning()
+    _host.use_pytorch_attention()
     state = args.state or _host.cache_dir() / "train" / "unet-state.pt"
     run = training.Run(unet.new_narrow_unet(args.seed), lambda p: torch.optim.AdamW(p, lr=args.lr, weight_decay=0.0),
                        args.weights, state)

@@ -6,8 +6,9 @@ Images are 64 x 64 RGB in [0, 1]. What each image shows is drawn from a seed:
   position and size (half-extent 18-26 px, so it spans 4.5-6.5 latent cells) and its coarse colour;
 - the content attribute, high frequency: the pattern inside the shape (plain, striped, checkered,
   dotted), drawn on the image's 8 px cell grid with one-cell elements (period 2 cells, 16 px), so
-  an 8 x 8 latent resolves it exactly. The cell holding the shape's centroid is always dark (its row,
-  for stripes), so every pattern shows inside even the smallest shape.
+  an 8 x 8 latent resolves it exactly. The pattern's phase follows the shape: the cell holding the
+  centroid is dark for dotted (its row for striped); for checkered that cell is light and its four
+  neighbours dark. So every pattern shows inside even the smallest shape.
 
 Prompts name all three named attributes: "a striped red circle". Position and size are not named:
 they come from the seed. The world was fixed before MagicMix was measured on it.
@@ -46,7 +47,7 @@ class Scene:
 
     @property
     def phase(self) -> tuple:
-        """(x, y) cell offset, 0 or 1 each, that makes the centroid's cell dark."""
+        """(x, y) cell offset, 0 or 1 each: odd offset cells of the centroid's cell (see dark_cells)."""
         cx, cy = centroid(self.shape, self.centre, self.size)
         return (1 - int(cx // CELL) % 2, 1 - int(cy // CELL) % 2)
 

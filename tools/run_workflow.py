@@ -5,14 +5,17 @@ What ``bash tools/run_main.sh`` runs, in the venv tools/setup.sh made:
 
 1. start the host's ComfyUI (``main.py`` on a free loopback port, scratch input/output folders),
 2. copy the pack's layouts/*.png into its input folder (the workflows' LoadImage reads them there),
-3. give it a checkpoint: ``--checkpoint`` / ``$MAGICMIX_CHECKPOINT`` (a .safetensors file of yours),
-   else the built-in seeded random-weight SD1.5 test checkpoint (generated once, then cached); with
-   that one the run is CPU-sized (256x256, 20 steps) unless --size / --steps say otherwise,
+3. give it a checkpoint: ``--checkpoint`` / ``$MAGICMIX_CHECKPOINT`` (a .safetensors file of yours);
+   else the demo-world model (demo_world/, our small trained model, assembled once, then cached):
+   the image-layout workflow then runs on a world layout image (a plain red circle) with a world
+   content prompt (a checkered blue square) at the model's 64x64, and the result is scored
+   (silhouette IoU with the layout, the pattern read) and the verdict printed; ``--test-checkpoint``
+   uses the seeded random-weight SD1.5 test checkpoint instead (CPU-sized: 256x256, 20 steps),
 4. convert the workflow to the API format with the server's own /object_info, point every
    CheckpointLoaderSimple at that checkpoint, apply --size / --steps if given,
 5. POST /prompt, wait, copy the saved PNGs into --out (default ./output of the repo) and print their paths.
 
-    python tools/run_workflow.py [workflow.json] [--checkpoint FILE] [--size 256] [--steps 20]
+    python tools/run_workflow.py [workflow.json] [--checkpoint FILE | --test-checkpoint] [--size N] [--steps N]
 """
 from __future__ import annotations
 
@@ -31,6 +34,9 @@ from install_layouts import install_layouts  # noqa: E402  (tools/ is this scrip
 from support import checkpoints  # noqa: E402
 from support.server import ComfyServer, PromptError, saved_images  # noqa: E402
 from support.workflow import ui_to_api  # noqa: E402
+
+sys.path.insert(0, str(REPO))
+from demo_world import demo  # noqa: E402
 
 DEFAULT_WORKFLOW = REPO / "workflows" / "magicmix_image_layout.json"
 # The test checkpoint's images are noise-like at any size, and the workflows' 512x512 / 50 steps
@@ -66,6 +72,33 @@ def apply_overrides(prompt: dict, checkpoint_name: str, size: int | None, steps:
     return changes
 
 
+DEMO_SIZE = 64  # the demo-world model's image size
+
+
+def apply_demo_world(prompt: dict) -> list[str]:
+    """Point the workflow at the demo's layout image and content prompt.
+
+    LoadImage reads demo.LAYOUT_IMAGE_NAME; every CLIPTextEncode that feeds a ``positive`` input says
+    demo.CONTENT_PROMPT and every one that feeds a ``negative`` input is empty (the null prompt the
+    model was trained with). Returns what was changed, for the log.
+    """
+    changes = []
+    roles = {}
+    for node in prompt.values():
+        for name, value in node["inputs"].items():
+            if name in ("positive", "negative") and isinstance(value, list):
+                roles[str(value[0])] = name
+    for node_id, node in prompt.items():
+        kind, inputs = node["class_type"], node["inputs"]
+        if kind == "LoadImage":
+            inputs["image"] = demo.LAYOUT_IMAGE_NAME
+            changes.append(f"{kind} #{node_id}: image={demo.LAYOUT_IMAGE_NAME}")
+        elif kind == "CLIPTextEncode" and node_id in roles:
+            inputs["text"] = demo.CONTENT_PROMPT if roles[node_id] == "positive" else ""
+            changes.append(f"{kind} #{node_id}: text={inputs['text']!r}")
+    return changes
+
+
 def use_gpu(device: str) -> bool:
     """auto: an NVIDIA driver is loaded and the venv's torch is a CUDA build.
 
@@ -84,7 +117,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("workflow", nargs="?", type=Path, default=DEFAULT_WORKFLOW,
                         help="UI-format workflow file (default: %(default)s)")
     parser.add_argument("--checkpoint", type=Path, default=os.environ.get("MAGICMIX_CHECKPOINT") or None,
-                        help="an SD checkpoint file to use (default: $MAGICMIX_CHECKPOINT, else the built-in test checkpoint)")
+                        help="an SD checkpoint file to use (default: $MAGICMIX_CHECKPOINT, else the demo-world model)")
+    parser.add_argument("--test-checkpoint", action="store_true",
+                        help="the seeded random-weight SD1.5 test checkpoint instead of the demo-world model")
     parser.add_argument("--size", type=int, help="output width = height in pixels (default: the workflow's; "
                                                  f"{TEST_CHECKPOINT_SIZE} with the built-in test checkpoint)")
     parser.add_argument("--steps", type=int, help="total sampler steps (default: the workflow's; "
@@ -96,12 +131,21 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     workflow = json.loads(args.workflow.read_text())
+    use_demo = args.checkpoint is None and not args.test_checkpoint
     if args.checkpoint is not None:
         checkpoint = args.checkpoint.expanduser().resolve()
         if not checkpoint.is_file():
             parser.error(f"checkpoint {checkpoint} is not a file")
         checkpoint_name = checkpoint.name
         log(f"checkpoint: {checkpoint}")
+    elif use_demo:
+        from demo_world import checkpoint as demo_checkpoint
+        started = time.monotonic()
+        checkpoint = demo_checkpoint.ensure_checkpoint()
+        checkpoint_name = demo_checkpoint.MODEL_NAME
+        log(f"checkpoint: the demo-world model {checkpoint} ({time.monotonic() - started:.0f} s), our small model "
+            f"trained on a procedural world (docs/demo_world.md), not Stable Diffusion")
+        args.size = args.size or DEMO_SIZE
     else:
         started = time.monotonic()
         checkpoint = checkpoints.ensure_checkpoint()
@@ -117,12 +161,17 @@ def main(argv: list[str] | None = None) -> int:
     gpu = use_gpu(args.device)
     server = ComfyServer({checkpoint_name: checkpoint}, cpu=not gpu)
     install_layouts(server.input_dir)
+    if use_demo:
+        demo.save_png(demo.layout_image(), server.input_dir / demo.LAYOUT_IMAGE_NAME)
     log(f"starting ComfyUI {server.comfyui} on {'the GPU' if gpu else 'the CPU'} (log: {server.log_path})")
     started = time.monotonic()
     with server:
         log(f"server up at {server.url} after {time.monotonic() - started:.0f} s")
         prompt = ui_to_api(workflow, server.object_info())
-        for change in apply_overrides(prompt, checkpoint_name, args.size, args.steps):
+        changes = apply_overrides(prompt, checkpoint_name, args.size, args.steps)
+        if use_demo:
+            changes += apply_demo_world(prompt)
+        for change in changes:
             log(f"set {change}")
         log(f"running {args.workflow} ({len(prompt)} nodes)")
         started = time.monotonic()
@@ -140,6 +189,8 @@ def main(argv: list[str] | None = None) -> int:
         for image in images:
             target = args.out / image["filename"]
             shutil.copyfile(server.output_file(image), target)
+            if use_demo:
+                log(f"{target.name}: {demo.judge(demo.load_png(target)).describe()}")
             print(target)
     shutil.rmtree(server.workdir, ignore_errors=True)  # scratch folders, log included: the run succeeded
     return 0

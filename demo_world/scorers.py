@@ -1,0 +1,135 @@
+"""Scorers for images of the world: what silhouette, colour and pattern an image shows, and how well
+its silhouette matches another. Exact rules over the known world, no learned classifier.
+
+- foreground: pixels whose farthest channel from the grey background is more than FOREGROUND_THRESHOLD away;
+- silhouette IoU: between two foreground masks (or a mask and a world silhouette);
+- shape: the world silhouette with the highest IoU with the foreground, each shape placed at the
+  foreground's centroid and sized from its area; "none" below SHAPE_MIN_IOU;
+- colour: the palette colour nearest to the mean of the light-tone pixels; "none" when too few or too far;
+- pattern: each pattern's dark-cell map, at each phase, compared with the dark / light tone of the
+  shape's interior pixels; the best agreement wins, "none" below PATTERN_MIN_AGREEMENT.
+
+"none" is an answer: noise, an empty image or a smeared mix of patterns is not counted as a category.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+import numpy as np
+
+from . import world
+
+FOREGROUND_THRESHOLD = 0.2
+TONE_THRESHOLD = 0.7  # max channel: light tones are 1.0, dark ones 0.4 (world.DARK)
+SHAPE_MIN_IOU = 0.7
+PATTERN_MIN_AGREEMENT = 0.85
+MIN_PIXELS = 64
+COLOUR_MAX_DISTANCE = 0.35  # mean light-tone colour farther than this from every palette colour: none
+NONE = "none"
+
+
+@dataclass(frozen=True)
+class Reading:
+    shape: str
+    colour: str
+    pattern: str
+    shape_iou: float  # IoU of the foreground with the best world silhouette
+    pattern_agreement: float  # fraction of interior pixels the best pattern explains
+
+    def attributes(self) -> tuple:
+        return self.shape, self.colour, self.pattern
+
+
+def foreground(image: np.ndarray) -> np.ndarray:
+    """H x W bool: not the grey background. ``image`` H x W x 3 in [0, 1], averaged over 5 x 5 first
+    (grain from a sampler or added noise does not make background pixels foreground)."""
+    return np.abs(_box_mean(image, 2) - world.BACKGROUND).max(axis=-1) > FOREGROUND_THRESHOLD
+
+
+def iou(a: np.ndarray, b: np.ndarray) -> float:
+    union = np.logical_or(a, b).sum()
+    return float(np.logical_and(a, b).sum() / union) if union else 0.0
+
+
+# area of each silhouette per size^2 (world._inside): circle pi, square 1.7^2, triangle 2.3 * 1.8 / 2
+_AREA_PER_SIZE2 = {"circle": np.pi, "square": 1.7 ** 2, "triangle": 2.3 * 1.8 / 2}
+_SIZE_STEPS = (0.94, 0.97, 1.0, 1.03, 1.06)
+
+
+def _best_silhouettes(mask: np.ndarray) -> np.ndarray:
+    """Best IoU of ``mask`` with each world shape: size from its area, centre from its centroid."""
+    area = mask.sum()
+    if area < MIN_PIXELS:
+        return np.zeros(len(world.SHAPES))
+    ys, xs = np.nonzero(mask)
+    cx, cy = xs.mean() + 0.5, ys.mean() + 0.5
+    scores = []
+    for shape in world.SHAPES:
+        size = float(np.sqrt(area / _AREA_PER_SIZE2[shape]))
+        best = 0.0
+        for step in _SIZE_STEPS:
+            s = size * step
+            centre = (cx, cy - (0.2 * s if shape == "triangle" else 0.0))
+            best = max(best, iou(mask, world.silhouette(world.Scene(shape, "red", "plain", centre, s))))
+        scores.append(best)
+    return np.asarray(scores)
+
+
+def _box_mean(image: np.ndarray, radius: int) -> np.ndarray:
+    padded = np.pad(image, ((radius, radius), (radius, radius), (0, 0)), mode="edge")
+    cumsum = padded.cumsum(0).cumsum(1)
+    cumsum = np.pad(cumsum, ((1, 0), (1, 0), (0, 0)))
+    k, h, w = 2 * radius + 1, image.shape[0], image.shape[1]
+    total = cumsum[k:k + h, k:k + w] - cumsum[:h, k:k + w] - cumsum[k:k + h, :w] + cumsum[:h, :w]
+    return total / (k * k)
+
+
+def _interior(mask: np.ndarray) -> np.ndarray:
+    """Foreground pixels whose 5 x 5 neighbourhood is all foreground (anti-aliased edges left out)."""
+    padded = np.pad(mask, 2)
+    out = np.ones_like(mask)
+    for dy in range(5):
+        for dx in range(5):
+            out &= padded[dy:dy + mask.shape[0], dx:dx + mask.shape[1]]
+    return out
+
+
+def _pattern_maps() -> list[tuple[str, np.ndarray]]:
+    maps = []
+    for pattern in world.PATTERNS:
+        phases = [(0, 0)] if pattern == "plain" else [(px, py) for py in (0, 1) for px in (0, 1)]
+        for phase in phases:
+            cells = world.dark_cells(pattern, phase)
+            maps.append((pattern, np.kron(cells, np.ones((world.CELL, world.CELL))).astype(bool)))
+    return maps
+
+
+_PATTERN_MAPS = _pattern_maps()
+
+
+def read(image: np.ndarray) -> Reading:
+    """What one image (H x W x 3 in [0, 1]) shows."""
+    return read_batch(image[None])[0]
+
+
+def read_batch(images: np.ndarray) -> list[Reading]:
+    masks = [foreground(im) for im in images]
+    shape_scores = [_best_silhouettes(m) for m in masks]
+    palette = np.asarray(list(world.COLOURS.values()))
+    readings = []
+    for image, mask, scores in zip(images, masks, shape_scores):
+        best_shape = int(scores.argmax())
+        shape = world.SHAPES[best_shape] if scores[best_shape] >= SHAPE_MIN_IOU else NONE
+        inner = _interior(mask)
+        colour, pattern, agreement = NONE, NONE, 0.0
+        if inner.sum() >= MIN_PIXELS:
+            dark = image.max(axis=-1) < TONE_THRESHOLD
+            light = inner & ~dark
+            if light.sum() >= MIN_PIXELS // 4:
+                distances = np.linalg.norm(palette - image[light].mean(axis=0), axis=1)
+                if distances.min() <= COLOUR_MAX_DISTANCE:
+                    colour = world.COLOUR_NAMES[int(distances.argmin())]
+            agreements = [(float((dark[inner] == m[inner]).mean()), name) for name, m in _PATTERN_MAPS]
+            agreement, name = max(agreements)
+            pattern = name if agreement >= PATTERN_MIN_AGREEMENT else NONE
+        readings.append(Reading(shape, colour, pattern, float(scores[best_shape]), agreement))
+    return readings

@@ -1,0 +1,126 @@
+"""The demo world and its scorers (numpy and plain torch; no ComfyUI).
+
+Scorer validation: on world images and on the same images with Gaussian noise (sigma 0.1) the
+scorers must read shape, colour and pattern right at least 98% of the time (chance: shape 1/3,
+colour 1/4, pattern 1/4), and read "none" for at least 98% of noise images. Through the VAE:
+tests/comfy/test_demo_world_model.py.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from demo_world import demo, latent, scorers, unet, world
+
+VALIDATION = 300
+
+
+@pytest.fixture(scope="module")
+def world_sample():
+    return world.sample_batch(seed=777, count=VALIDATION)
+
+
+def test_every_prompt_names_three_attributes_and_is_unique():
+    prompts = world.all_prompts()
+    assert len(prompts) == len(set(prompts)) == len(world.SHAPES) * len(world.COLOURS) * len(world.PATTERNS)
+    assert world.prompt_for("circle", "red", "striped") == "a striped red circle"
+
+
+def test_same_seed_same_images_and_other_seed_other_images():
+    a, scenes = world.sample_batch(5, 8)
+    b, _ = world.sample_batch(5, 8)
+    c, _ = world.sample_batch(6, 8)
+    assert np.array_equal(a, b) and not np.array_equal(a, c)
+    assert all(s.size >= world.SIZE_RANGE[0] for s in scenes)
+
+
+@pytest.mark.parametrize("pattern", [p for p in world.PATTERNS if p != "plain"])
+def test_every_pattern_shows_around_the_centroid(pattern):
+    # dotted / striped: the centroid's cell is dark; checkered: it is light and the cell to its right dark
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        scene = world.random_scene(rng, pattern=pattern)
+        cx, cy = world.centroid(scene.shape, scene.centre, scene.size)
+        image = world.render(scene)
+        dark, light = world.DARK * max(world.COLOURS[scene.colour]), max(world.COLOURS[scene.colour])
+        at_centroid = image[int(cy), int(cx)].max()
+        if pattern == "checkered":
+            assert at_centroid == pytest.approx(light, abs=1e-6)
+            right = world.CELL * (int(cx) // world.CELL + 1) + world.CELL // 2
+            assert image[int(cy), min(right, world.IMAGE_SIZE - 1)].max() < light
+        else:
+            assert at_centroid == pytest.approx(dark, abs=1e-6)
+
+
+def test_scorers_read_world_images(world_sample):
+    images, scenes = world_sample
+    readings = scorers.read_batch(images)
+    for attribute in ("shape", "colour", "pattern"):
+        accuracy = np.mean([getattr(r, attribute) == getattr(s, attribute) for r, s in zip(readings, scenes)])
+        assert accuracy >= 0.98, f"{attribute} accuracy {accuracy:.3f}"
+    ious = [scorers.iou(scorers.foreground(im), world.silhouette(s)) for im, s in zip(images, scenes)]
+    assert np.mean(ious) >= 0.95 and np.min(ious) >= 0.85
+
+
+def test_scorers_read_world_images_with_noise(world_sample):
+    images, scenes = world_sample
+    noisy = np.clip(images + 0.1 * np.random.default_rng(1).standard_normal(images.shape), 0, 1).astype(np.float32)
+    readings = scorers.read_batch(noisy)
+    for attribute in ("shape", "colour", "pattern"):
+        accuracy = np.mean([getattr(r, attribute) == getattr(s, attribute) for r, s in zip(readings, scenes)])
+        assert accuracy >= 0.98, f"{attribute} accuracy with noise {accuracy:.3f}"
+
+
+@pytest.mark.parametrize("kind", ["uniform", "grey_gaussian", "blank"])
+def test_noise_reads_none(kind):
+    rng = np.random.default_rng(2)
+    if kind == "uniform":
+        images = rng.random((100, 64, 64, 3))
+    elif kind == "grey_gaussian":
+        images = np.clip(0.5 + 0.3 * rng.standard_normal((100, 64, 64, 3)), 0, 1)
+    else:
+        images = np.full((100, 64, 64, 3), world.BACKGROUND)
+    readings = scorers.read_batch(images.astype(np.float32))
+    for attribute in ("shape", "pattern"):
+        assert np.mean([getattr(r, attribute) == scorers.NONE for r in readings]) >= 0.98
+
+
+def test_a_wrong_pattern_is_not_read_as_the_asked_one():
+    scene = world.Scene("circle", "red", "striped", (32.0, 32.0), 24.0)
+    image = world.render(scene)
+    assert scorers.read(image).pattern == "striped"
+    verdict = demo.judge(image)  # the demo asks for checkered
+    assert verdict.layout_kept and not verdict.content_adopted and not verdict.is_mix
+
+
+def test_the_demo_verdict_accepts_a_checkered_circle_and_refuses_a_checkered_square():
+    circle = world.render(world.Scene("circle", "blue", "checkered", (32.0, 32.0), 24.0))
+    square = world.render(world.Scene("square", "blue", "checkered", (32.0, 32.0), 24.0))
+    assert demo.judge(circle).is_mix
+    assert not demo.judge(square).layout_kept
+
+
+def test_analytic_latent_is_zero_on_the_background_and_the_cell_means_elsewhere():
+    images, _ = world.sample_batch(3, 4)
+    x = torch.from_numpy(images).permute(0, 3, 1, 2)
+    z = latent.analytic_latent(x)
+    assert z.shape == (4, 4, 8, 8)
+    grey = torch.full((1, 3, 64, 64), world.BACKGROUND)
+    assert torch.count_nonzero(latent.analytic_latent(grey)) == 0
+    cell = x[0, :, :8, :8].mean(dim=(1, 2))
+    assert torch.allclose(z[0, :3, 0, 0], latent.RGB_GAIN * (cell - 0.5), atol=1e-6)
+
+
+def test_export_index_maps_are_injective_and_keep_groupnorm_groups_whole():
+    for n in (64, 128):
+        index = unet._residual_index(n)
+        wide = n * unet.WIDTH_FACTOR
+        assert len(set(index.tolist())) == n and int(index.max()) < wide
+        narrow_groups = torch.arange(n) // (n // unet.GROUPS)
+        wide_groups = index // (wide // unet.GROUPS)
+        assert torch.equal(narrow_groups, wide_groups)
+    heads = unet._head_index()
+    assert torch.equal(heads // 40, torch.arange(64) // 8)
+    timestep = unet._timestep_index()
+    assert len(set(timestep.tolist())) == 64 and int(timestep.max()) < 320
