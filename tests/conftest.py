@@ -124,6 +124,15 @@ def sd15_checkpoint() -> Path:
     return checkpoints.ensure_checkpoint()
 
 
+@pytest.fixture(scope="session")
+def demo_checkpoint() -> Path:
+    """The demo-world model's checkpoint, assembled from demo_world/weights (cached under $MAGICMIX_CACHE/demo_world)."""
+    if str(host.PACK_DIR) not in sys.path:
+        sys.path.append(str(host.PACK_DIR))
+    from demo_world import checkpoint
+    return checkpoint.ensure_checkpoint()
+
+
 @dataclass
 class ComfyHost:
     path: Path  # the ComfyUI folder imported from
@@ -148,6 +157,14 @@ def sd15_model(comfy_host, sd15_checkpoint):
     model, clip, vae, _ = comfy.sd.load_checkpoint_guess_config(
         str(sd15_checkpoint), output_vae=True, output_clip=True,
         embedding_directory=folder_paths.get_folder_paths("embeddings"))
+    return model, clip, vae
+
+
+@pytest.fixture(scope="session")
+def demo_model(comfy_host, demo_checkpoint):
+    """(MODEL, CLIP, VAE) of the demo-world checkpoint, loaded as CheckpointLoaderSimple loads it."""
+    import comfy.sd
+    model, clip, vae, _ = comfy.sd.load_checkpoint_guess_config(str(demo_checkpoint), output_vae=True, output_clip=True)
     return model, clip, vae
 
 
