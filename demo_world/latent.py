@@ -30,6 +30,9 @@ LATENT_CHANNELS = 4
 RGB_GAIN = 3.0
 FOREGROUND_GAIN = 1.5
 SD15_SCALE_FACTOR = 0.18215  # comfy.latent_formats.SD15.scale_factor
+# The checkpoint stores vae_scale in fp16 (0.18213...): ComfyUI's model-space latent is the encoder's
+# output times 0.18215 / that, 1.00011, which the designed latent includes so both agree exactly.
+STORED_SCALE_RATIO = SD15_SCALE_FACTOR / float(torch.tensor(SD15_SCALE_FACTOR, dtype=torch.float16))
 
 
 def analytic_latent(images: torch.Tensor) -> torch.Tensor:
@@ -38,7 +41,7 @@ def analytic_latent(images: torch.Tensor) -> torch.Tensor:
     foreground = centred.abs().sum(dim=1, keepdim=True)
     cells = F.avg_pool2d(torch.cat([centred, foreground], dim=1), CELL)
     gains = torch.tensor([RGB_GAIN] * 3 + [FOREGROUND_GAIN], dtype=images.dtype, device=images.device)
-    return cells * gains.view(1, 4, 1, 1)
+    return cells * gains.view(1, 4, 1, 1) * STORED_SCALE_RATIO
 
 
 def _encoder_convs(encoder) -> tuple:

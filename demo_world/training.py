@@ -78,9 +78,11 @@ class Run:
             p.requires_grad_(False)
 
     def update_ema(self) -> None:
+        # warm-up: with a fixed 0.999 the first thousand steps' EMA is still a third initialisation
+        decay = min(EMA_DECAY, (1.0 + self.step) / (10.0 + self.step))
         with torch.no_grad():
             for e, p in zip(self.ema.parameters(), self.model.parameters()):
-                e.lerp_(p, 1.0 - EMA_DECAY)
+                e.lerp_(p, 1.0 - decay)
 
     def save(self, what: str) -> None:
         state = {"model": self.model.state_dict(), "ema": self.ema.state_dict(),

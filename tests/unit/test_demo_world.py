@@ -109,7 +109,7 @@ def test_analytic_latent_is_zero_on_the_background_and_the_cell_means_elsewhere(
     grey = torch.full((1, 3, 64, 64), world.BACKGROUND)
     assert torch.count_nonzero(latent.analytic_latent(grey)) == 0
     cell = x[0, :, :8, :8].mean(dim=(1, 2))
-    assert torch.allclose(z[0, :3, 0, 0], latent.RGB_GAIN * (cell - 0.5), atol=1e-6)
+    assert torch.allclose(z[0, :3, 0, 0], latent.RGB_GAIN * latent.STORED_SCALE_RATIO * (cell - 0.5), atol=1e-6)
 
 
 def test_export_index_maps_are_injective_and_keep_groupnorm_groups_whole():

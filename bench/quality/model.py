@@ -1,0 +1,51 @@
+"""The demo-world model for the bench: ComfyUI's loaded checkpoint, with its UNet swapped for the
+narrow twin that the export makes it from (5x fewer channels, the same function:
+tests/comfy/test_demo_world_model.py checks the two UNets and a whole sampled image agree).
+
+Everything else is ComfyUI's: the ModelPatcher, model sampling, CFG, samplers, the TAESD VAE, CLIP.
+"""
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+import torch
+
+from . import PACK_DIR  # noqa: F401  (sys.path set-up)
+
+
+@dataclass
+class DemoModel:
+    model: object  # ModelPatcher
+    clip: object
+    vae: object
+    nodes: dict  # ComfyUI's NODE_CLASS_MAPPINGS, this pack's nodes included
+
+    def encode(self, text: str) -> list:
+        """CONDITIONING, as CLIPTextEncode makes it."""
+        return self.nodes["CLIPTextEncode"]().encode(self.clip, text)[0]
+
+    def encode_images(self, images: np.ndarray) -> dict:
+        """LATENT of world images (N x H x W x 3 in [0, 1]), through VAEEncode."""
+        return self.nodes["VAEEncode"]().encode(self.vae, torch.from_numpy(images))[0]
+
+    def decode(self, latent: dict) -> np.ndarray:
+        return self.nodes["VAEDecode"]().decode(self.vae, latent)[0].detach().numpy()
+
+
+def load(narrow_twin: bool = True) -> DemoModel:
+    """The demo model in this process (ComfyUI on the CPU, this pack's nodes loaded)."""
+    from support import host
+    mappings = host.load_host_nodes()
+    import comfy.sd
+    from demo_world import checkpoint, unet
+    model, clip, vae, _ = comfy.sd.load_checkpoint_guess_config(
+        str(checkpoint.ensure_checkpoint()), output_vae=True, output_clip=True)
+    if narrow_twin:
+        twin = unet.new_narrow_unet()
+        # the checkpoint holds fp16 weights: the twin computes with the same rounded values
+        twin.load_state_dict({k: v.to(torch.float16).to(torch.float32) for k, v in checkpoint.unet_state().items()})
+        model.model.diffusion_model = twin.eval().requires_grad_(False)
+    return DemoModel(model, clip, vae, mappings)
