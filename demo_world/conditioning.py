@@ -22,7 +22,7 @@ NULL_PROMPT = ""
 
 
 def prompt_table() -> list[str]:
-    """Row 0 is the null prompt, then every world prompt in ``world.all_prompts`` order."""
+    """Row 0 is the null prompt, then every world prompt in ``world.all_prompts`` order (full ones first)."""
     return [NULL_PROMPT] + world.all_prompts()
 
 
@@ -40,8 +40,10 @@ def encode_prompts(checkpoint_path, prompts: list[str]) -> torch.Tensor:
 
 
 def _cache_path() -> Path:
+    import hashlib
     from . import text_encoder
-    return _host.cache_dir() / f"conditioning-{text_encoder.WEIGHTS_SHA256[:12]}.pt"
+    prompts = hashlib.sha256("\n".join(prompt_table()).encode()).hexdigest()[:8]
+    return _host.cache_dir() / f"conditioning-{text_encoder.WEIGHTS_SHA256[:12]}-{prompts}.pt"
 
 
 def prompt_conditioning() -> torch.Tensor:

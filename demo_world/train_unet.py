@@ -2,8 +2,9 @@
 
     python -m demo_world.train_unet --steps 20000 [--threads 1] [--batch 32]
 
-Each step: a batch of world scenes (seeded by the step), their designed latents (``latent``), the
-prompts' ComfyUI encodings (10 % replaced by the empty prompt, for classifier-free guidance), a
+Each step: a batch of world scenes (seeded by the step), their designed latents (``latent``), their
+captions' ComfyUI encodings (each attribute left out with probability 1/2, ``world.caption``; 10 %
+replaced by the empty prompt, for classifier-free guidance), a
 timestep uniform over ComfyUI's 1000 discrete SD1.5 sigmas, and the EPS loss weighted by
 min(1 + sigma^2, 50) (plain EPS-MSE left the highest sigmas under-predicted). The UNet input is
 ComfyUI's: ``x / sqrt(sigma^2 + 1)`` at the integer timestep. AdamW, EMA 0.999, gradient clip 1.
@@ -45,8 +46,8 @@ def make_batch(step: int, batch: int, seed: int = SEED):
     rng = np.random.default_rng(training.step_seed(seed, step))
     scenes = [world.random_scene(rng) for _ in range(batch)]
     images = torch.from_numpy(np.stack([world.render(s) for s in scenes])).permute(0, 3, 1, 2)
-    prompts = world.all_prompts()
-    rows = np.array([1 + prompts.index(s.prompt) for s in scenes])
+    row_of = {prompt: 1 + i for i, prompt in enumerate(world.all_prompts())}
+    rows = np.array([row_of[world.caption(s, rng)] for s in scenes])
     rows[rng.random(batch) < DROP_PROMPT] = 0
     timesteps = rng.integers(0, 1000, batch)
     noise = torch.from_numpy(rng.standard_normal((batch, 4, 8, 8)).astype(np.float32))

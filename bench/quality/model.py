@@ -35,10 +35,12 @@ class DemoModel:
         return self.nodes["VAEDecode"]().decode(self.vae, latent)[0].detach().numpy()
 
 
-def load(narrow_twin: bool = True) -> DemoModel:
-    """The demo model in this process (ComfyUI on the CPU, this pack's nodes loaded)."""
+def load(narrow_twin: bool = True, nodes: dict | None = None) -> DemoModel:
+    """The demo model in this process (ComfyUI on the CPU, this pack's nodes loaded; ``nodes``: the
+    host's NODE_CLASS_MAPPINGS where a caller has loaded them already). A model of its own: the twin's
+    swap never touches another loaded copy."""
     from support import host
-    mappings = host.load_host_nodes()
+    mappings = nodes if nodes is not None else host.load_host_nodes()
     import comfy.sd
     from demo_world import checkpoint, unet
     model, clip, vae, _ = comfy.sd.load_checkpoint_guess_config(

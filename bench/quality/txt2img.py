@@ -35,9 +35,10 @@ def background_is_clean(image: np.ndarray) -> bool:
 
 
 def run(demo, samples: int = 96, seed: int = 0, steps: int = STEPS, batch: int = 48) -> Txt2ImgResult:
-    """``samples`` prompts (the world's 48 in turn) from seeds ``seed, seed + 1, ...``."""
+    """``samples`` prompts (the world's 48 full ones in turn), one batch seed per group."""
     from demo_world import scorers, world
-    prompts = [world.all_prompts()[i % 48] for i in range(samples)]
+    full = world.full_prompts()
+    prompts = [full[i % len(full)] for i in range(samples)]
     negative = demo.encode("")
     ksampler = demo.nodes["KSampler"]()
     images = []

@@ -21,10 +21,22 @@ def world_sample():
     return world.sample_batch(seed=777, count=VALIDATION)
 
 
-def test_every_prompt_names_three_attributes_and_is_unique():
+def test_prompts_name_any_subset_of_the_attributes_and_are_unique():
     prompts = world.all_prompts()
-    assert len(prompts) == len(set(prompts)) == len(world.SHAPES) * len(world.COLOURS) * len(world.PATTERNS)
+    assert len(prompts) == len(set(prompts)) == (len(world.SHAPES) + 1) * (len(world.COLOURS) + 1) * (len(world.PATTERNS) + 1)
+    assert prompts[:48] == world.full_prompts()
     assert world.prompt_for("circle", "red", "striped") == "a striped red circle"
+    assert world.prompt_for(None, None, "checkered") == "a checkered shape"
+    assert world.prompt_for(None, None, None) == "a shape"
+
+
+def test_captions_leave_attributes_out_about_half_the_time():
+    rng = np.random.default_rng(0)
+    scene = world.Scene("circle", "red", "striped", (32.0, 32.0), 20.0)
+    captions = [world.caption(scene, rng) for _ in range(2000)]
+    assert set(captions) <= set(world.all_prompts())
+    for word in ("circle", "red", "striped"):
+        assert 0.45 < np.mean([word in c for c in captions]) < 0.55
 
 
 def test_same_seed_same_images_and_other_seed_other_images():
@@ -124,3 +136,16 @@ def test_export_index_maps_are_injective_and_keep_groupnorm_groups_whole():
     assert torch.equal(heads // 40, torch.arange(64) // 8)
     timestep = unet._timestep_index()
     assert len(set(timestep.tolist())) == 64 and int(timestep.max()) < 320
+
+
+def test_the_runtime_pack_never_imports_the_demo_world():
+    import ast
+    from pathlib import Path
+    root = Path(__file__).resolve().parents[2]
+    runtime = [root / "__init__.py", *(root / "nodes").glob("*.py"), *(root / "magicmix_core").glob("*.py")]
+    for path in runtime:
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
+                [node.module or ""] if isinstance(node, ast.ImportFrom) else []
+            assert not any(n.split(".")[0] == "demo_world" for n in names), f"{path.name} imports demo_world"
+    assert "demo_world/" in (root / ".comfyignore").read_text().split()

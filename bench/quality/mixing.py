@@ -1,0 +1,223 @@
+"""MagicMix and the alternatives on the same layout/content pairs and the same noise, scored exactly.
+
+A *pair* is a layout (a world scene: image layout uses its rendered image, text layout its full
+prompt) and a content prompt that names another pattern only ("a checkered shape"), as "a coffee
+machine" names what the corgi should become. A result keeps the layout when its
+silhouette IoU with the layout's is at least demo.LAYOUT_KEPT_IOU (image layout: the layout image's
+silhouette; text layout: that of the layout prompt's own image from the same seed) and adopts the
+content when its pattern reads as the content's. "both" is the two at once.
+
+Methods (every one through ComfyUI's own nodes or the pack's, on the demo model):
+- ``magicmix``: the pack's MagicMix (all in one) node;
+- ``img2img``: KSamplerAdvanced with the content prompt from K_max (the same noise);
+- ``switch``: two KSamplerAdvanced, the layout prompt down to a level, then the content prompt;
+- ``average``: ConditioningAverage(content, layout prompt, 0.5), img2img from K_max (image layout) or
+  from pure noise (text layout);
+- ``community``: the community pipeline's order (tests/support/community_order.py), image layout.
+All runs of a seed draw their noise as ComfyUI does: one randn over the batch of pairs from the seed.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+STEPS, CFG, SAMPLER, SCHEDULER = 50, 7.5, "euler", "normal"
+K_MIN, K_MAX, NU = 0.3, 0.6, 0.75
+IMAGE, TEXT = "image", "text"
+
+
+@dataclass(frozen=True)
+class Pair:
+    layout: object  # world.Scene
+    content_pattern: str
+
+    @property
+    def layout_prompt(self) -> str:
+        return self.layout.prompt
+
+    @property
+    def content_prompt(self) -> str:
+        from demo_world import world
+        return world.prompt_for(None, None, self.content_pattern)
+
+
+def make_pairs(count: int = 24, seed: int = 100) -> list[Pair]:
+    """Layouts drawn from the world; each content pattern differs from its layout's."""
+    from demo_world import world
+    rng = np.random.default_rng(seed)
+    pairs = []
+    for _ in range(count):
+        layout = world.random_scene(rng)
+        pattern = rng.choice([p for p in world.PATTERNS if p != layout.pattern])
+        pairs.append(Pair(layout, str(pattern)))
+    return pairs
+
+
+@dataclass(frozen=True)
+class Method:
+    name: str  # magicmix, img2img, switch, average, community
+    nu: float = NU
+    k_min: float = K_MIN
+    k_max: float = K_MAX
+    sampler: str = SAMPLER
+    nu_schedule: str = "constant"
+    nu_end: float | None = None
+    switch_at: float | None = None  # switch: the level fraction where the content prompt takes over
+
+    def label(self) -> str:
+        if self.name == "magicmix":
+            extra = f", {self.sampler}" if self.sampler != SAMPLER else ""
+            if self.nu_schedule != "constant":
+                extra += f", nu {self.nu_schedule} {self.nu}->{self.nu_end}"
+                return f"MagicMix k {self.k_min}/{self.k_max}{extra}"
+            return f"MagicMix nu {self.nu}, k {self.k_min}/{self.k_max}{extra}"
+        if self.name == "switch":
+            return f"prompt switch at {self.switch_at}"
+        if self.name == "community":
+            return f"community order nu {self.nu}, k {self.k_min}/{self.k_max}"
+        if self.name == "img2img":
+            return f"img2img from k_max {self.k_max}"
+        return f"embedding average 0.5 (from k_max {self.k_max})"
+
+
+class Batch:
+    """One seed's inputs for every pair, encoded once."""
+
+    def __init__(self, demo, pairs: list[Pair], seed: int, mode: str):
+        from demo_world import world
+        self.demo, self.pairs, self.seed, self.mode = demo, pairs, seed, mode
+        self.content = self._conditioning([p.content_prompt for p in pairs])
+        self.layout_text = self._conditioning([p.layout_prompt for p in pairs])
+        self.negative = demo.encode("")
+        if mode == IMAGE:
+            images = np.stack([world.render(p.layout) for p in pairs])
+            self.latent = demo.encode_images(images)
+            self.layout_masks = [world.silhouette(p.layout) for p in pairs]
+        else:
+            self.latent = {"samples": torch.zeros(len(pairs), 4, 8, 8)}
+            own = self.ksampler_advanced(self.layout_text, self.latent, 0, STEPS, add_noise=True)
+            self.layout_images = demo.decode(own)
+            from demo_world import scorers
+            self.layout_masks = [scorers.foreground(im) for im in self.layout_images]
+
+    def _conditioning(self, prompts: list[str]) -> list:
+        cache = self.demo.__dict__.setdefault("_prompt_cache", {})
+        rows = []
+        for prompt in prompts:
+            if prompt not in cache:
+                cache[prompt] = self.demo.encode(prompt)[0][0]
+            rows.append(cache[prompt])
+        return [[torch.cat(rows), {}]]
+
+    def ksampler_advanced(self, positive, latent, start: int, end: int, add_noise: bool, leftover: bool = False,
+                          sampler: str = SAMPLER) -> dict:
+        node = self.demo.nodes["KSamplerAdvanced"]()
+        return node.sample(self.demo.model, "enable" if add_noise else "disable", self.seed, STEPS, CFG, sampler,
+                           SCHEDULER, positive, self.negative, latent, start, end,
+                           "enable" if leftover else "disable")[0]
+
+    def run(self, method: Method) -> dict:
+        from demo_world import world  # noqa: F401
+        text = self.mode == TEXT
+        k_max_step = STEPS - round(method.k_max * STEPS)
+        if method.name == "magicmix":
+            extra = dict(layout_positive=self.layout_text, layout_negative=self.negative) if text else {}
+            return self.demo.nodes["MagicMix"].execute(
+                self.demo.model, self.content, self.negative, self.latent, self.seed, STEPS, CFG, method.sampler,
+                SCHEDULER, method.k_min, method.k_max, method.nu, 1,
+                nu_end=method.nu_end, nu_schedule=method.nu_schedule, **extra).result[0]
+        if method.name == "img2img":
+            return self.ksampler_advanced(self.content, self.latent, k_max_step, 10000, add_noise=True)
+        if method.name == "switch":
+            start = 0 if text else k_max_step
+            switch = STEPS - round(method.switch_at * STEPS)
+            first = self.ksampler_advanced(self.layout_text, self.latent, start, switch, add_noise=True, leftover=True)
+            return self.ksampler_advanced(self.content, first, switch, 10000, add_noise=False)
+        if method.name == "average":
+            average = self.demo.nodes["ConditioningAverage"]().addWeighted(self.content, self.layout_text, 0.5)[0]
+            return self.ksampler_advanced(average, self.latent, 0 if text else k_max_step, 10000, add_noise=True)
+        if method.name == "community":
+            return self._community(method)
+        raise ValueError(method.name)
+
+    def _community(self, method: Method) -> dict:
+        import comfy.sample
+        import comfy.samplers
+        from magicmix_core.levels import LevelRange, nu_values
+        from support.community_order import community_order_function
+        model = self.demo.model
+        samples = self.latent["samples"]
+        noise = comfy.sample.prepare_noise(samples, self.seed)
+        sigmas = comfy.samplers.calculate_sigmas(model.get_model_object("model_sampling"), SCHEDULER, STEPS)
+        levels = LevelRange.from_fractions(method.k_min, method.k_max, STEPS)
+        nus = nu_values(method.nu, method.nu, levels.mix_count)
+        function = community_order_function(model.model.process_latent_in(samples), noise, nus,
+                                            model.get_model_object("model_sampling"))
+        out = comfy.sample.sample_custom(model, noise, CFG, comfy.samplers.KSAMPLER(function),
+                                         sigmas[levels.layout_start_index:], self.content, self.negative, samples,
+                                         seed=self.seed)
+        return {"samples": out}
+
+
+def wilson(successes: int, n: int, z: float = 1.96) -> tuple[float, float]:
+    if n == 0:
+        return (0.0, 0.0)
+    p = successes / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return (centre - half, centre + half)
+
+
+@dataclass
+class CellResult:
+    mode: str
+    method: Method
+    ious: list = field(default_factory=list)
+    adopted: list = field(default_factory=list)
+    images: list = field(default_factory=list)
+
+    @property
+    def n(self) -> int:
+        return len(self.ious)
+
+    def iou_interval(self) -> tuple[float, float, float]:
+        values = np.asarray(self.ious)
+        half = 1.96 * values.std(ddof=1) / math.sqrt(len(values)) if len(values) > 1 else 0.0
+        return float(values.mean()), float(values.mean() - half), float(values.mean() + half)
+
+    def rate(self, which: str) -> tuple[float, float, float]:
+        from demo_world import demo
+        kept = np.asarray(self.ious) >= demo.LAYOUT_KEPT_IOU
+        adopted = np.asarray(self.adopted)
+        flags = {"kept": kept, "adopted": adopted, "both": kept & adopted}[which]
+        low, high = wilson(int(flags.sum()), len(flags))
+        return float(flags.mean()), low, high
+
+
+def score(batch: Batch, latent: dict, result: CellResult) -> None:
+    from demo_world import scorers
+    images = batch.demo.decode(latent)
+    readings = scorers.read_batch(images)
+    for image, reading, mask, pair in zip(images, readings, batch.layout_masks, batch.pairs):
+        result.ious.append(scorers.iou(scorers.foreground(image), mask))
+        result.adopted.append(reading.pattern == pair.content_pattern)
+    result.images.append(images)
+
+
+def run_cells(demo, pairs: list[Pair], seeds: list[int], cells: list[tuple[str, Method]], progress=print) -> list[CellResult]:
+    """Every (mode, method) cell over every seed; a seed's Batch is shared by its cells."""
+    results = {cell: CellResult(cell[0], cell[1]) for cell in cells}
+    for mode in (IMAGE, TEXT):
+        mode_cells = [c for c in cells if c[0] == mode]
+        if not mode_cells:
+            continue
+        for seed in seeds:
+            batch = Batch(demo, pairs, seed, mode)
+            for cell in mode_cells:
+                with torch.no_grad():
+                    score(batch, batch.run(cell[1]), results[cell])
+            progress(f"{mode} layout, seed {seed}: {len(mode_cells)} cells")
+    return [results[c] for c in cells]

@@ -1,0 +1,45 @@
+"""bench/QUALITY.md and its picture grid from a bench run."""
+from __future__ import annotations
+
+import numpy as np
+
+
+def _interval(values: tuple) -> str:
+    mean, low, high = values
+    return f"{mean:.3f} [{low:.3f}, {high:.3f}]"
+
+
+def cell_row(cell) -> str:
+    return (f"| {cell.method.label()} | {cell.n} | {_interval(cell.iou_interval())} | {_interval(cell.rate('kept'))} | "
+            f"{_interval(cell.rate('adopted'))} | {_interval(cell.rate('both'))} |")
+
+
+HEADER = ("| method | n | silhouette IoU with the layout | layout kept | content adopted | both |\n"
+          "|---|---|---|---|---|---|")
+
+
+def table(title: str, cells: list, note: str = "") -> str:
+    lines = [f"### {title}", ""]
+    if note:
+        lines += [note, ""]
+    lines += [HEADER] + [cell_row(c) for c in cells] + [""]
+    return "\n".join(lines)
+
+
+def picture_grid(rows: list[list[np.ndarray]], labels: list[str], path, scale: int = 2) -> None:
+    """Images (H x W x 3 in [0, 1]) in rows, one column label each, written as a PNG."""
+    from PIL import Image, ImageDraw
+    size, gap, label_height = 64 * scale, 4, 28
+    width = len(labels) * (size + gap) + gap
+    height = label_height + len(rows) * (size + gap) + gap
+    canvas = Image.new("RGB", (width, height), (255, 255, 255))
+    draw = ImageDraw.Draw(canvas)
+    for c, label in enumerate(labels):
+        x = gap + c * (size + gap)
+        for i, line in enumerate(label.split("\n")[:2]):
+            draw.text((x + 2, 2 + 12 * i), line, fill=(0, 0, 0))
+    for r, row in enumerate(rows):
+        for c, image in enumerate(row):
+            tile = Image.fromarray(np.round(np.clip(image, 0, 1) * 255).astype(np.uint8)).resize((size, size), Image.NEAREST)
+            canvas.paste(tile, (gap + c * (size + gap), label_height + gap + r * (size + gap)))
+    canvas.save(path)
