@@ -79,14 +79,16 @@ def apply_demo_world(prompt: dict) -> list[str]:
     """Point the workflow at the demo's layout image and content prompt.
 
     LoadImage reads demo.LAYOUT_IMAGE_NAME; every CLIPTextEncode that feeds a ``positive`` input says
-    demo.CONTENT_PROMPT and every one that feeds a ``negative`` input is empty (the null prompt the
-    model was trained with). Returns what was changed, for the log.
+    demo.CONTENT_PROMPT, one that feeds ``layout_positive`` (text layout) the layout scene's prompt,
+    and every negative is empty (the null prompt the model was trained with). Returns what was changed.
     """
     changes = []
+    texts = {"positive": demo.CONTENT_PROMPT, "layout_positive": demo.LAYOUT_SCENE.prompt,
+             "negative": "", "layout_negative": ""}
     roles = {}
     for node in prompt.values():
         for name, value in node["inputs"].items():
-            if name in ("positive", "negative") and isinstance(value, list):
+            if name in texts and isinstance(value, list):
                 roles[str(value[0])] = name
     for node_id, node in prompt.items():
         kind, inputs = node["class_type"], node["inputs"]
@@ -94,7 +96,7 @@ def apply_demo_world(prompt: dict) -> list[str]:
             inputs["image"] = demo.LAYOUT_IMAGE_NAME
             changes.append(f"{kind} #{node_id}: image={demo.LAYOUT_IMAGE_NAME}")
         elif kind == "CLIPTextEncode" and node_id in roles:
-            inputs["text"] = demo.CONTENT_PROMPT if roles[node_id] == "positive" else ""
+            inputs["text"] = texts[roles[node_id]]
             changes.append(f"{kind} #{node_id}: text={inputs['text']!r}")
     return changes
 
@@ -189,8 +191,11 @@ def main(argv: list[str] | None = None) -> int:
         for image in images:
             target = args.out / image["filename"]
             shutil.copyfile(server.output_file(image), target)
-            if use_demo:
+            if use_demo and any(node["class_type"] == "LoadImage" for node in prompt.values()):
                 log(f"{target.name}: {demo.judge(demo.load_png(target)).describe()}")
+            elif use_demo:
+                log(f"{target.name}: text layout, no layout image to score against (bench/QUALITY.md scores "
+                    "text layout against the layout prompt's own image)")
             print(target)
     shutil.rmtree(server.workdir, ignore_errors=True)  # scratch folders, log included: the run succeeded
     return 0
