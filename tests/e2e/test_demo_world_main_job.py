@@ -1,6 +1,7 @@
 """The main job as a user runs it: `bash tools/run_main.sh` with no checkpoint of theirs starts a
 real ComfyUI server, loads the demo-world checkpoint through CheckpointLoaderSimple, runs the
-image-layout workflow on a world layout image and prints the scored verdict."""
+image-layout workflow on a world layout image and prints the scored verdict: a mix (the layout's
+silhouette kept, the content's pattern adopted)."""
 from __future__ import annotations
 
 import re
@@ -17,6 +18,7 @@ def test_main_job_runs_the_shipped_workflow_on_the_demo_model(tmp_path, demo_che
     assert "the demo-world model" in result.stderr
     saved = sorted(tmp_path.glob("*.png"))
     assert len(saved) == 1 and str(saved[0]) in result.stdout
-    verdict = re.search(r"silhouette IoU with the layout ([0-9.]+).*pattern (\w+)", result.stderr)
+    verdict = re.search(r"silhouette IoU with the layout ([0-9.]+).*pattern (\w+).*-> (a MIX|NOT a mix)", result.stderr)
     assert verdict, result.stderr[-2000:]
-    assert 0.0 <= float(verdict.group(1)) <= 1.0
+    # the shipped workflow's seed and settings on the committed weights: measured IoU 0.927, checkered
+    assert verdict.group(3) == "a MIX" and verdict.group(2) == "checkered", verdict.group(0)
