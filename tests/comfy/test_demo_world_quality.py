@@ -48,3 +48,26 @@ def test_the_narrow_twin_samples_what_the_checkpoint_samples(twin, demo_model, c
         on_twin = M.Batch(twin, pairs, 0, M.IMAGE).run(method)["samples"]
         on_checkpoint = M.Batch(wide, pairs, 0, M.IMAGE).run(method)["samples"]
     assert (on_twin - on_checkpoint).abs().max() <= 1e-3 * on_checkpoint.abs().max()
+
+
+# --- the bench's claims, on its first 12 pairs at seed 0 (the same pairs and noise as there) -----
+
+CLAIM_PAIRS = 12
+
+
+@pytest.fixture(scope="module")
+def claim_cells(twin):
+    """The cells the claims below compare, run once."""
+    cells = [
+        (M.IMAGE, M.Method("magicmix")), (M.IMAGE, M.Method("img2img")),
+        (M.IMAGE, M.Method("magicmix", nu=0.25, k_min=0.1, k_max=0.4)),
+        (M.IMAGE, M.Method("magicmix", nu=0.9, k_min=0.1, k_max=0.4)),
+        (M.IMAGE, M.Method("community", nu=0.25)), (M.IMAGE, M.Method("community", nu=0.75)),
+        (M.IMAGE, M.Method("magicmix", nu=0.25)), (M.IMAGE, M.Method("magicmix", nu=0.75)),
+    ]
+    results = M.run_cells(twin, M.make_pairs(CLAIM_PAIRS), [0], cells, progress=lambda _: None)
+    return {(mode, method): r for (mode, method), r in zip(cells, results)}
+
+
+def cell(cells, mode=M.IMAGE, **kw):
+    return cells[(mode, M.Method(**kw))]
