@@ -15,7 +15,6 @@ import hashlib
 import os
 import shutil
 import sys
-import tempfile
 from pathlib import Path
 
 import torch
@@ -88,16 +87,11 @@ def ensure_checkpoint(unet_path: Path = UNET_WEIGHTS, decoder_path: Path = DECOD
         return target
     directory.mkdir(parents=True, exist_ok=True)
     from safetensors.torch import save_file
+    from . import training
     state = build_state_dict(unet_path, decoder_path)
-    fd, partial = tempfile.mkstemp(prefix=target.name + ".", suffix=".partial", dir=directory)
-    os.close(fd)
-    try:  # written beside the target and renamed: no reader sees a partial file
-        save_file(state, partial, metadata={"magicmix_demo_world": f"assembly {ASSEMBLY_VERSION}"})
-        os.chmod(partial, 0o644)
-        os.replace(partial, target)
-    finally:
-        if os.path.exists(partial):
-            os.remove(partial)
+    # written beside the target and renamed: no reader sees a partial file
+    training.atomic_save(lambda p: save_file(state, p, metadata={"magicmix_demo_world": f"assembly {ASSEMBLY_VERSION}"}),
+                         target)
     for older in directory.glob("magicmix-demo-world-*.safetensors"):  # 0.3 GB each: keep the newest only
         if older != target:
             older.unlink()
