@@ -2,7 +2,8 @@
 
 ``model`` loads the demo checkpoint in-process and its narrow twin; ``txt2img`` measures the model
 itself; ``mixing`` runs MagicMix (the pack's own nodes) and the baselines (ComfyUI's own nodes) on
-the same layout/content pairs and seeds; ``report`` writes bench/QUALITY.md. ``run`` is the command:
+the same layout/content pairs and seeds; ``report`` writes bench/QUALITY.md; ``text_example`` draws
+the README's text-layout picture. ``run`` is the command:
 
     bash tools/run_quality_bench.sh [--quick]
 """
