@@ -45,12 +45,9 @@ def analytic_latent(images: torch.Tensor) -> torch.Tensor:
 
 
 def _encoder_convs(encoder) -> tuple:
-    """(first conv, the three stride-2 convs, the last conv, the residual blocks) of a TAESD Encoder."""
-    import comfy.taesd.taesd as taesd
-    modules = list(encoder)
-    blocks = [m for m in modules if isinstance(m, taesd.Block)]
-    convs = [m for m in modules if isinstance(m, torch.nn.Conv2d)]
-    return convs[0], convs[1:4], convs[4], blocks
+    """(first conv, the three stride-2 convs, the last conv) of a TAESD Encoder (its top-level convs)."""
+    convs = [m for m in encoder if isinstance(m, torch.nn.Conv2d)]
+    return convs[0], convs[1:4], convs[4]
 
 
 def build_encoder_state(encoder) -> None:
@@ -58,7 +55,8 @@ def build_encoder_state(encoder) -> None:
 
     Input pixels in [0, 1] (TAESD.encode maps ComfyUI's [-1, 1] back to that).
     """
-    first, strided, last, blocks = _encoder_convs(encoder)
+    first, strided, last = _encoder_convs(encoder)
+    # every residual block stays all-zero: relu(x), the identity on these non-negative features
     with torch.no_grad():
         for parameter in encoder.parameters():
             parameter.zero_()
@@ -76,7 +74,6 @@ def build_encoder_state(encoder) -> None:
             last.bias[c] = -0.5 * RGB_GAIN
         for c in range(3, 9):
             last.weight[3, c, 1, 1] = FOREGROUND_GAIN
-    del blocks  # all-zero: each block is relu(x), the identity on these non-negative features
 
 
 def new_taesd():

@@ -127,8 +127,6 @@ def sd15_checkpoint() -> Path:
 @pytest.fixture(scope="session")
 def demo_checkpoint() -> Path:
     """The demo-world model's checkpoint, assembled from demo_world/weights (cached under $MAGICMIX_CACHE/demo_world)."""
-    if str(host.PACK_DIR) not in sys.path:
-        sys.path.append(str(host.PACK_DIR))
     from demo_world import checkpoint
     return checkpoint.ensure_checkpoint()
 

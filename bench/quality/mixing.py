@@ -104,13 +104,8 @@ class Batch:
             self.layout_masks = [scorers.foreground(im) for im in self.layout_images]
 
     def _conditioning(self, prompts: list[str]) -> list:
-        cache = self.demo.__dict__.setdefault("_prompt_cache", {})
-        rows = []
-        for prompt in prompts:
-            if prompt not in cache:
-                cache[prompt] = self.demo.encode(prompt)[0][0]
-            rows.append(cache[prompt])
-        return [[torch.cat(rows), {}]]
+        """One CONDITIONING for the batch: each pair's prompt along the batch axis."""
+        return [[torch.cat([self.demo.encode(p)[0][0] for p in prompts]), {}]]
 
     def ksampler_advanced(self, positive, latent, start: int, end: int, add_noise: bool, leftover: bool = False,
                           sampler: str = SAMPLER) -> dict:
@@ -120,7 +115,6 @@ class Batch:
                            "enable" if leftover else "disable")[0]
 
     def run(self, method: Method) -> dict:
-        from demo_world import world  # noqa: F401
         text = self.mode == TEXT
         k_max_step = STEPS - round(method.k_max * STEPS)
         if method.name == "magicmix":

@@ -7,8 +7,7 @@ Everything else is ComfyUI's: the ModelPatcher, model sampling, CFG, samplers, t
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass
-from functools import lru_cache
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -22,10 +21,13 @@ class DemoModel:
     clip: object
     vae: object
     nodes: dict  # ComfyUI's NODE_CLASS_MAPPINGS, this pack's nodes included
+    encodings: dict = field(default_factory=dict)  # prompt -> CONDITIONING, each encoded once
 
     def encode(self, text: str) -> list:
         """CONDITIONING, as CLIPTextEncode makes it."""
-        return self.nodes["CLIPTextEncode"]().encode(self.clip, text)[0]
+        if text not in self.encodings:
+            self.encodings[text] = self.nodes["CLIPTextEncode"]().encode(self.clip, text)[0]
+        return self.encodings[text]
 
     def encode_images(self, images: np.ndarray) -> dict:
         """LATENT of world images (N x H x W x 3 in [0, 1]), through VAEEncode."""

@@ -13,8 +13,7 @@ import torch
 
 from support import host
 
-sys.path.append(str(host.PACK_DIR))
-from demo_world import checkpoint, conditioning, latent, scorers, text_encoder, unet, world  # noqa: E402
+from demo_world import checkpoint, conditioning, latent, scorers, text_encoder, unet, world
 
 ROUND_TRIP_IMAGES = 200
 

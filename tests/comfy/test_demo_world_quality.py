@@ -6,17 +6,11 @@ intervals (each stated where it is used), so each can fail.
 """
 from __future__ import annotations
 
-import sys
-
 import numpy as np
 import pytest
 import torch
 
-from support import host
-
-if str(host.PACK_DIR) not in sys.path:
-    sys.path.append(str(host.PACK_DIR))
-from bench.quality import mixing as M, model as quality_model, txt2img  # noqa: E402
+from bench.quality import mixing as M, model as quality_model, txt2img
 
 
 @pytest.fixture(scope="module")
