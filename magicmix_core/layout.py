@@ -45,6 +45,11 @@ class MagicMixLayout:
     (latent format applied) and the layout latent of any level is computed when needed; for text
     layout ``trajectory`` holds the layout prompt's latents of levels K_min .. K_max, keyed by level,
     in sampler space.
+
+    ``noise_mask`` (regional MagicMix) is the denoise mask as SetLatentNoiseMask stores it (B x 1 x H x W
+    at any resolution; 1 = mix, 0 = keep the layout image); both phases hand it to ComfyUI's sampler
+    as KSampler does. Outside it the layout image is kept: for text layout that is the layout prompt's
+    own image, so a masked text layout also carries ``clean_latent`` (its branch run on to level 0).
     """
 
     mode: str
@@ -55,6 +60,7 @@ class MagicMixLayout:
     model: ModelFingerprint
     clean_latent: Optional[torch.Tensor] = None
     trajectory: dict = field(default_factory=dict)
+    noise_mask: Optional[torch.Tensor] = None
 
     @property
     def batch_size(self) -> int:

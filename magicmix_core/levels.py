@@ -73,6 +73,10 @@ class LevelRange:
         """The K_min + 1 sigmas from level K_min down to level 0 (sigma 0)."""
         return sigmas[self.content_start_index:]
 
+    def run_sigmas(self, sigmas):
+        """The K_max + 1 sigmas of the whole run, from level K_max down to level 0 (sigma 0)."""
+        return sigmas[self.layout_start_index:]
+
 
 def nu_values(nu_start: float, nu_end: float, mix_count: int, curve: str = "constant") -> list[float]:
     """The nu used by each of the layout phase's ``mix_count`` mixes, first (noisiest) to last.

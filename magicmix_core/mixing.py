@@ -113,6 +113,21 @@ def landing_at_next_evaluation(inner_function):
     return one_step
 
 
+def starting_from(inner_function, start_latent: Callable[[torch.Tensor], torch.Tensor]):
+    """A sampler function that runs ``inner_function`` from ``start_latent(x)`` instead of ``x``.
+
+    For the masked content phase: ComfyUI's sampler computes its start from the LATENT and NOISE it is
+    given, and those are the layout image and its noise (what it keeps outside the mask); the run
+    itself continues from the layout phase's mixed latent at level K_min.
+    """
+
+    def sample_from_start(model, x, sigmas, extra_args=None, callback=None, disable=None, **options):
+        return inner_function(model, start_latent(x), sigmas, extra_args=extra_args, callback=callback,
+                              disable=disable, **options)
+
+    return sample_from_start
+
+
 def layout_phase_function(inner_function, inner_options: dict, start_latent: Callable[[torch.Tensor], torch.Tensor],
                           layout_latent: Callable[[int, torch.Tensor], torch.Tensor], nus: Sequence[float],
                           before_step: Optional[Callable[[int], None]] = None):
@@ -138,17 +153,21 @@ def layout_phase_function(inner_function, inner_options: dict, start_latent: Cal
 
 def trajectory_recording_function(inner_function, inner_options: dict, record_from_index: int,
                                   record: Callable[[int, torch.Tensor], None],
-                                  before_step: Optional[Callable[[int], None]] = None):
-    """A sampler function that denoises as usual and records the latents of the last indices.
+                                  before_step: Optional[Callable[[int], None]] = None,
+                                  record_to_index: Optional[int] = None):
+    """A sampler function that denoises as usual and records the latents of indices in a range.
 
     Used by text layout (mode B): the layout prompt's own trajectory from level T down to K_min.
     Steps before ``record_from_index`` run in one call of the inner sampler (multistep samplers keep
-    their history there); from that index on the run goes one step at a time and
-    ``record(i, x)`` receives the latent at every schedule index ``i >= record_from_index``.
+    their history there); from that index to ``record_to_index`` (default: the last index) the run
+    goes one step at a time and ``record(i, x)`` receives the latent at every schedule index in the
+    range. Steps after ``record_to_index`` (the masked text layout's branch continuing to sigma 0)
+    run in one more call.
     """
 
     def sample_recording(model, x, sigmas, extra_args=None, callback=None, disable=None):
         extra_args = {} if extra_args is None else extra_args
+        last = len(sigmas) - 1 if record_to_index is None else record_to_index
         if record_from_index > 0:
             x = inner_function(model, x, sigmas[:record_from_index + 1], extra_args=extra_args,
                                callback=callback, disable=disable, **inner_options)
@@ -158,12 +177,25 @@ def trajectory_recording_function(inner_function, inner_options: dict, record_fr
             record(record_from_index + i, stepped)
             return stepped
 
-        tail_args = dict(extra_args)
-        if "seed" in tail_args:
-            tail_args["seed"] = tail_args["seed"] + record_from_index
-        shifted = None if callback is None else shift_step_index(callback, record_from_index)
-        shifted_before = None if before_step is None else (lambda i: before_step(record_from_index + i))
-        return run_one_step_at_a_time(inner_function, inner_options, model, x, sigmas[record_from_index:],
-                                      tail_args, shifted, disable, after_step=keep, before_step=shifted_before)
+        x = run_one_step_at_a_time(inner_function, inner_options, model, x, sigmas[record_from_index:last + 1],
+                                   _seed_shifted(extra_args, record_from_index), _shifted(callback, record_from_index),
+                                   disable, after_step=keep,
+                                   before_step=None if before_step is None else (lambda i: before_step(record_from_index + i)))
+        if last < len(sigmas) - 1:
+            x = inner_function(model, x, sigmas[last:], extra_args=_seed_shifted(extra_args, last),
+                               callback=_shifted(callback, last), disable=disable, **inner_options)
+        return x
 
     return sample_recording
+
+
+def _seed_shifted(extra_args: dict, offset: int) -> dict:
+    # A later call of the inner sampler gets its own noise seed, as each single step does.
+    shifted = dict(extra_args)
+    if "seed" in shifted:
+        shifted["seed"] = shifted["seed"] + offset
+    return shifted
+
+
+def _shifted(callback, offset: int):
+    return None if callback is None else shift_step_index(callback, offset)

@@ -22,7 +22,7 @@ from comfy.k_diffusion import sampling as k_diffusion_sampling
 
 from .layout import IMAGE_LAYOUT, TEXT_LAYOUT, MagicMixLayout, ModelFingerprint
 from .levels import LevelRange, nu_values
-from .mixing import (landing_at_next_evaluation, layout_phase_function, shift_step_index,
+from .mixing import (landing_at_next_evaluation, layout_phase_function, shift_step_index, starting_from,
                      trajectory_recording_function)
 
 
@@ -115,12 +115,38 @@ def _batched_latent(model, latent: dict, batch_size: int, input_name: str) -> tu
     return samples, batch_index
 
 
+def layout_noise_mask(latent: dict, mask: Optional[torch.Tensor] = None) -> Optional[torch.Tensor]:
+    """The denoise mask of a regional run: ``mask`` (a MASK) when given, else the LATENT's ``noise_mask``.
+
+    Returned as SetLatentNoiseMask stores it (B x 1 x H x W, at any resolution): ComfyUI's sampler
+    resizes it to the latent and repeats it over the batch (``comfy.sampler_helpers.prepare_mask``),
+    at every noise level alike. None when neither is given (the whole image is mixed).
+    """
+    name = "mask"
+    if mask is None:
+        mask, name = latent.get("noise_mask"), "layout_latent (its noise_mask)"
+        if mask is None:
+            return None
+    if not isinstance(mask, torch.Tensor) or mask.ndim < 2 or mask.numel() == 0:
+        raise MagicMixInputError(f"{name}: need a MASK (H x W or B x H x W values in 0..1), got "
+                                 f"{getattr(mask, 'shape', type(mask).__name__)}")
+    mask = mask.reshape((-1, 1, mask.shape[-2], mask.shape[-1])).to(torch.float32)
+    if not torch.isfinite(mask).all():
+        raise MagicMixInputError(f"{name}: the mask contains NaN or infinite values")
+    low, high = float(mask.min()), float(mask.max())
+    if low < 0.0 or high > 1.0:
+        raise MagicMixInputError(f"{name}: mask values must lie in 0..1 (1 = mix here, 0 = keep the layout "
+                                 f"image, values between blend); got {low:.4g}..{high:.4g}")
+    return mask
+
+
 def make_image_layout(model, latent: dict, seed: int, sigmas: torch.Tensor, levels: LevelRange,
-                      batch_size: int = 1) -> MagicMixLayout:
+                      batch_size: int = 1, noise_mask: Optional[torch.Tensor] = None) -> MagicMixLayout:
     """Mode A. Layout latents come from the encoded layout image x_0 and one fixed noise tensor.
 
     Nothing is sampled here: the layout latent of level k is computed when a step needs it as
-    ``model_sampling.noise_scaling(sigma at level k, noise, x_0)``.
+    ``model_sampling.noise_scaling(sigma at level k, noise, x_0)``. ``noise_mask`` (from
+    ``layout_noise_mask``) limits the mix to a region; the image is kept outside it.
     """
     samples, batch_index = _batched_latent(model, latent, batch_size, "layout_latent")
     if torch.count_nonzero(samples) == 0:
@@ -132,15 +158,18 @@ def make_image_layout(model, latent: dict, seed: int, sigmas: torch.Tensor, leve
     noise = comfy.sample.prepare_noise(samples, seed, batch_index)
     clean = model.model.process_latent_in(samples.to(torch.float32))
     return MagicMixLayout(IMAGE_LAYOUT, sigmas.cpu(), levels, seed, noise, model_fingerprint(model),
-                          clean_latent=clean)
+                          clean_latent=clean, noise_mask=noise_mask)
 
 
 def make_text_layout(model, latent: dict, seed: int, sigmas: torch.Tensor, levels: LevelRange,
-                     positive, negative, cfg: float, sampler, batch_size: int = 1) -> MagicMixLayout:
+                     positive, negative, cfg: float, sampler, batch_size: int = 1,
+                     noise_mask: Optional[torch.Tensor] = None) -> MagicMixLayout:
     """Mode B. Denoise pure noise with the layout prompt from level T down to level K_min.
 
     The latents of levels K_max .. K_min (sigmas ``sigmas[T - K_max]`` .. ``sigmas[T - K_min]``) are
-    kept; the branch never runs below K_min. Costs T - K_min sampler steps.
+    kept; the branch never runs below K_min. Costs T - K_min sampler steps. With a ``noise_mask`` the
+    branch runs on from level K_min to level 0 (K_min more steps): its image at level 0 is what the
+    run keeps outside the mask.
     """
     _check_sampler(sampler)
     samples, batch_index = _batched_latent(model, latent, batch_size, "layout_latent")
@@ -155,14 +184,19 @@ def make_text_layout(model, latent: dict, seed: int, sigmas: torch.Tensor, level
 
     recording = comfy.samplers.KSAMPLER(
         trajectory_recording_function(stepwise_function(sampler), sampler.extra_options, levels.layout_start_index,
-                                      record, before_step=_stop_if_cancelled),
+                                      record, before_step=_stop_if_cancelled,
+                                      record_to_index=levels.content_start_index),
         inpaint_options=sampler.inpaint_options)
-    branch_sigmas = sigmas[:levels.content_start_index + 1]
-    comfy.sample.sample_custom(model, noise, cfg, recording, branch_sigmas, positive, negative,
-                               torch.zeros_like(samples), callback=preview_callback(model, len(branch_sigmas) - 1),
-                               disable_pbar=not comfy.utils.PROGRESS_BAR_ENABLED, seed=seed)
+    branch_sigmas = sigmas if noise_mask is not None else sigmas[:levels.content_start_index + 1]
+    branch_end = comfy.sample.sample_custom(model, noise, cfg, recording, branch_sigmas, positive, negative,
+                                            torch.zeros_like(samples),
+                                            callback=preview_callback(model, len(branch_sigmas) - 1),
+                                            disable_pbar=not comfy.utils.PROGRESS_BAR_ENABLED, seed=seed)
+    clean = None
+    if noise_mask is not None:
+        clean = model.model.process_latent_in(branch_end.to(torch.float32))
     return MagicMixLayout(TEXT_LAYOUT, sigmas.cpu(), levels, seed, noise, model_fingerprint(model),
-                          trajectory=trajectory)
+                          clean_latent=clean, trajectory=trajectory, noise_mask=noise_mask)
 
 
 def check_layout_fits(model, layout: MagicMixLayout) -> None:
@@ -224,21 +258,41 @@ def sample_layout_phase(model, layout: MagicMixLayout, positive, negative, cfg: 
         return layout_latents.at_level(levels.k_max_level - index, like)
 
     mixing = comfy.samplers.KSAMPLER(
-        layout_phase_function(stepwise_function(sampler), sampler.extra_options,
-                              start_latent=lambda x: layout_latent(0, x), layout_latent=layout_latent,
-                              nus=list(nus), before_step=_stop_if_cancelled),
+        seeing_run_schedule(layout_phase_function(stepwise_function(sampler), sampler.extra_options,
+                                                  start_latent=lambda x: layout_latent(0, x),
+                                                  layout_latent=layout_latent, nus=list(nus),
+                                                  before_step=_stop_if_cancelled),
+                            levels.run_sigmas(layout.sigmas)),
         inpaint_options=sampler.inpaint_options)
     return comfy.sample.sample_custom(model, layout.noise, cfg, mixing, phase_sigmas, positive, negative,
-                                      guide_latent, callback=preview_callback(model, levels.mix_count),
+                                      guide_latent, noise_mask=layout.noise_mask,
+                                      callback=preview_callback(model, levels.mix_count),
                                       disable_pbar=not comfy.utils.PROGRESS_BAR_ENABLED, seed=layout.seed)
 
 
 def _latent_for_guider(model, layout: MagicMixLayout) -> torch.Tensor:
-    # The guider only reads it for model conds (e.g. inpaint models' concat latent); the layout
-    # phase's start latent comes from the layout itself.
-    if layout.mode == IMAGE_LAYOUT:
+    # The layout image as a LATENT: with a mask, the sampler keeps it outside the mask (noised to
+    # each level with the layout's noise); without, the guider only reads it for model conds (e.g.
+    # inpaint models' concat latent). The layout phase's start latent comes from the layout itself.
+    if layout.clean_latent is not None:
         return model.model.process_latent_out(layout.clean_latent.clone())
     return torch.zeros(layout.latent_shape)
+
+
+def seeing_run_schedule(sampler_function, run_sigmas: torch.Tensor):
+    """Let a model's denoise-mask function (DifferentialDiffusion) see the whole run's sigmas.
+
+    ComfyUI's KSamplerX0Inpaint hands that function the sigmas of the sampler call it serves, and a
+    soft mask's threshold at each sigma is computed from them. A MagicMix run from level K_max to 0
+    is two calls (or, in SamplerCustomAdvanced, one call given all T + 1 sigmas); with this the
+    threshold follows ``run_sigmas`` (levels K_max .. 0), as in one KSamplerAdvanced run from K_max.
+    """
+
+    def sample(model, x, sigmas, *args, **kwargs):
+        model.sigmas = run_sigmas.to(sigmas)  # ``model`` is the KSamplerX0Inpaint of this call
+        return sampler_function(model, x, sigmas, *args, **kwargs)
+
+    return sample
 
 
 def content_phase_seed(seed: int, levels: LevelRange) -> int:
@@ -263,10 +317,29 @@ def sample_content_phase(model, layout: MagicMixLayout, samples: torch.Tensor, p
     if len(phase_sigmas) < 2:  # K_min = 0: the layout phase already reached the clean level
         return samples
     steps = len(phase_sigmas) - 1
-    return comfy.sample.sample_custom(model, torch.zeros_like(samples), cfg, sampler, phase_sigmas, positive,
-                                      negative, samples, callback=preview_callback(model, steps),
-                                      disable_pbar=not comfy.utils.PROGRESS_BAR_ENABLED,
-                                      seed=content_phase_seed(layout.seed, layout.levels))
+    seed = content_phase_seed(layout.seed, layout.levels)
+    if layout.noise_mask is None:
+        return comfy.sample.sample_custom(model, torch.zeros_like(samples), cfg, sampler, phase_sigmas, positive,
+                                          negative, samples, callback=preview_callback(model, steps),
+                                          disable_pbar=not comfy.utils.PROGRESS_BAR_ENABLED, seed=seed)
+    # Masked: the sampler is given the layout image and its noise, which it keeps outside the mask,
+    # and starts from the mixed latent, placed in sampler space as it places an unmasked start.
+    model_sampling = model.get_model_object("model_sampling")
+    mixed = model.model.process_latent_in(samples.to(torch.float32))
+    sigma = phase_sigmas[0]
+
+    def mixed_start(x: torch.Tensor) -> torch.Tensor:
+        start = mixed.to(x)
+        return model_sampling.noise_scaling(sigma.to(x.device), torch.zeros_like(start), start,
+                                            _is_max_sigma(model_sampling, sigma))
+
+    from_mixed = comfy.samplers.KSAMPLER(
+        seeing_run_schedule(starting_from(sampler.sampler_function, mixed_start), layout.levels.run_sigmas(layout.sigmas)),
+        sampler.extra_options, sampler.inpaint_options)
+    return comfy.sample.sample_custom(model, layout.noise, cfg, from_mixed, phase_sigmas, positive, negative,
+                                      _latent_for_guider(model, layout), noise_mask=layout.noise_mask,
+                                      callback=preview_callback(model, steps),
+                                      disable_pbar=not comfy.utils.PROGRESS_BAR_ENABLED, seed=seed)
 
 
 def nus_for(layout: MagicMixLayout, nu: float, nu_end: float, curve: str) -> list[float]:
@@ -329,5 +402,6 @@ class MagicMixKSampler(comfy.samplers.KSAMPLER):
                                   callback=None if callback is None else shift_step_index(callback, last),
                                   disable=disable, **inner_options)
 
-        return comfy.samplers.KSAMPLER(both_phases, inpaint_options=self.inpaint_options).sample(
+        return comfy.samplers.KSAMPLER(seeing_run_schedule(both_phases, sigmas[first:]),
+                                       inpaint_options=self.inpaint_options).sample(
             model_wrap, sigmas, extra_args, callback, noise, latent_image, denoise_mask, disable_pbar)

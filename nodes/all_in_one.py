@@ -36,6 +36,7 @@ class MagicMix(io.ComfyNode):
                 layout_inputs["batch_size"],
                 layout_inputs["layout_positive"],
                 layout_inputs["layout_negative"],
+                layout_inputs["mask"],
             ],
             outputs=[io.Latent.Output(display_name="latent",
                                       tooltip="The finished (clean) latent: decode it with VAE Decode.")],
@@ -52,16 +53,16 @@ class MagicMix(io.ComfyNode):
     @classmethod
     def execute(cls, model, positive, negative, layout_latent, seed, steps, cfg, sampler_name, scheduler, k_min, k_max,
                 nu, batch_size, nu_end=None, nu_schedule="constant", layout_positive=None,
-                layout_negative=None) -> io.NodeOutput:
+                layout_negative=None, mask=None) -> io.NodeOutput:
         layout = MagicMixLayoutNoise.execute(model, layout_latent, seed, steps, scheduler, k_min, k_max, batch_size,
-                                             cfg, sampler_name, layout_positive, layout_negative).result[0]
+                                             cfg, sampler_name, layout_positive, layout_negative, mask=mask).result[0]
         problem = common.nu_problem(nu, nu_end)
         if problem:
             raise sampling.MagicMixInputError(problem)
         nus = sampling.nus_for(layout, nu, nu if nu_end is None else nu_end, nu_schedule)
         samples = sampling.magicmix(model, layout, positive, negative, cfg, sampling.sampler_from_name(sampler_name),
                                     nus)
-        return io.NodeOutput({"samples": samples})
+        return io.NodeOutput(common.latent_output(samples, layout))
 
 
 class MagicMixSampler(io.ComfyNode):

@@ -24,6 +24,21 @@ MAX_STEPS = 10000
 MAX_CFG = 100.0
 
 
+MASK_TOOLTIP = ("Optional: mix only inside this mask and keep the layout image outside it (1 = mix, 0 = keep, "
+                "soft values blend, as KSampler's inpainting does). When given it replaces a noise_mask on "
+                "layout_latent. Encode the layout with VAE Encode, not VAE Encode (for Inpainting): that one "
+                "greys the masked pixels, leaving no layout to mix inside. Text layout keeps the layout "
+                "prompt's own image outside (k_min x steps more steps).")
+
+
+def latent_output(samples, layout) -> dict:
+    """A LATENT for the samplers' outputs; it keeps the layout's mask, as KSampler's output keeps its noise_mask."""
+    latent = {"samples": samples}
+    if layout.noise_mask is not None:
+        latent["noise_mask"] = layout.noise_mask
+    return latent
+
+
 def model_input():
     return io.Model.Input("model", tooltip="The diffusion model (any SD1.x, SD2.x, SDXL, SD3 or newer checkpoint).")
 

@@ -24,7 +24,9 @@ class MagicMixLayoutNoise(io.ComfyNode):
             inputs=[
                 common.model_input(),
                 io.Latent.Input("layout_latent", tooltip="Image layout: the layout image through VAEEncode. Text "
-                                                         "layout: an Empty Latent Image of the output size."),
+                                                         "layout: an Empty Latent Image of the output size. A "
+                                                         "noise_mask on it (Set Latent Noise Mask) makes the mix "
+                                                         "regional, as the mask input does."),
                 io.Int.Input("seed", default=0, min=0, max=0xffffffffffffffff, control_after_generate=True,
                              tooltip="Seed of the one fixed noise tensor per batch item, drawn as KSampler draws it."),
                 io.Int.Input("steps", default=common.DEFAULT_STEPS, min=1, max=common.MAX_STEPS,
@@ -50,6 +52,7 @@ class MagicMixLayoutNoise(io.ComfyNode):
                 io.Sigmas.Input("sigmas", optional=True,
                                 tooltip="Optional custom SIGMAS (T + 1 descending values ending at 0); when "
                                         "connected they replace steps and scheduler."),
+                io.Mask.Input("mask", optional=True, tooltip=common.MASK_TOOLTIP),
             ],
             outputs=[common.Layout.Output(display_name="layout",
                                           tooltip="The layout of this run (seed, schedule, k_min..k_max levels, "
@@ -66,7 +69,8 @@ class MagicMixLayoutNoise(io.ComfyNode):
 
     @classmethod
     def execute(cls, model, layout_latent, seed, steps, scheduler, k_min, k_max, batch_size, layout_cfg,
-                layout_sampler_name, layout_positive=None, layout_negative=None, sigmas=None) -> io.NodeOutput:
+                layout_sampler_name, layout_positive=None, layout_negative=None, sigmas=None,
+                mask=None) -> io.NodeOutput:
         if sigmas is not None:
             steps = sampling.check_custom_sigmas(sigmas)
         problem = common.levels_problem(k_min, k_max, steps)
@@ -75,13 +79,15 @@ class MagicMixLayoutNoise(io.ComfyNode):
         if sigmas is None:
             sigmas = sampling.schedule_sigmas(model, scheduler, steps)
         levels = LevelRange.from_fractions(k_min, k_max, steps)
+        noise_mask = sampling.layout_noise_mask(layout_latent, mask)
         if layout_positive is None and layout_negative is None:
-            layout = sampling.make_image_layout(model, layout_latent, seed, sigmas, levels, batch_size)
+            layout = sampling.make_image_layout(model, layout_latent, seed, sigmas, levels, batch_size, noise_mask)
         else:
             if layout_positive is None or layout_negative is None:
                 raise sampling.MagicMixInputError(
                     "layout_positive / layout_negative: text layout needs both connected (image layout neither)")
             layout = sampling.make_text_layout(model, layout_latent, seed, sigmas, levels, layout_positive,
                                                layout_negative, layout_cfg,
-                                               sampling.sampler_from_name(layout_sampler_name), batch_size)
+                                               sampling.sampler_from_name(layout_sampler_name), batch_size,
+                                               noise_mask)
         return io.NodeOutput(layout)

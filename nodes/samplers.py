@@ -47,7 +47,7 @@ class MagicMixInterpolatedSampler(io.ComfyNode):
         nus = sampling.nus_for(layout, nu, nu if nu_end is None else nu_end, nu_schedule)
         samples = sampling.sample_layout_phase(model, layout, positive, negative, cfg,
                                                sampler or sampling.sampler_from_name(sampler_name), nus)
-        return io.NodeOutput({"samples": samples})
+        return io.NodeOutput(common.latent_output(samples, layout))
 
 
 class MagicMixConditionalSampler(io.ComfyNode):
@@ -81,4 +81,4 @@ class MagicMixConditionalSampler(io.ComfyNode):
     def execute(cls, model, layout, latent, positive, negative, cfg, sampler_name, sampler=None) -> io.NodeOutput:
         samples = sampling.sample_content_phase(model, layout, latent["samples"], positive, negative, cfg,
                                                 sampler or sampling.sampler_from_name(sampler_name))
-        return io.NodeOutput({"samples": samples})
+        return io.NodeOutput(common.latent_output(samples, layout))

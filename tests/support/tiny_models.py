@@ -62,12 +62,13 @@ def initialise_weights(module: torch.nn.Module, seed: int) -> None:
     checkpoints.initialise_weights(module, torch.Generator().manual_seed(seed))
 
 
-def _unet_config(context_dim: int, use_linear_in_transformer: bool, adm_in_channels=None, in_channels: int = 4) -> dict:
+def _unet_config(context_dim: int, use_linear_in_transformer: bool, adm_in_channels=None, in_channels: int = 4,
+                 out_channels: int = 4) -> dict:
     # One resolution level with one res block and one transformer block: ComfyUI reads depth,
     # channel_mult and num_res_blocks from here, so a single level is a complete UNet.
     config = {
         "image_size": 32, "use_checkpoint": False, "use_spatial_transformer": True, "legacy": False,
-        "in_channels": in_channels, "out_channels": in_channels, "model_channels": MODEL_CHANNELS,
+        "in_channels": in_channels, "out_channels": out_channels, "model_channels": MODEL_CHANNELS,
         "num_res_blocks": [1], "channel_mult": [1], "transformer_depth": [1], "transformer_depth_output": [1, 1],
         "transformer_depth_middle": 1, "use_linear_in_transformer": use_linear_in_transformer,
         "context_dim": context_dim, "adm_in_channels": adm_in_channels,
@@ -121,6 +122,22 @@ def tiny_sd15(seed: int = 0) -> TinyModel:
     _small_heads(config)
     base = comfy.model_base.BaseModel(config, model_type=comfy.model_base.ModelType.EPS)
     return _finish("sd15_eps", base, seed, _conditioning_maker(768))
+
+
+def tiny_sd15_inpaint(seed: int = 0) -> TinyModel:
+    """An SD1.5 inpainting checkpoint's UNet: 9 input channels (latent 4 + mask 1 + masked image 4), out 4.
+
+    Built as ComfyUI's SD15 config builds one it detects with ``in_channels`` 9 (``set_inpaint``); its
+    extra input comes from InpaintModelConditioning's ``concat_latent_image`` and ``concat_mask``.
+    """
+    import comfy.model_base
+    import comfy.supported_models
+    config = comfy.supported_models.SD15(_unet_config(768, use_linear_in_transformer=False, in_channels=9))
+    _small_heads(config)
+    assert config.inpaint_model()
+    base = comfy.model_base.BaseModel(config, model_type=comfy.model_base.ModelType.EPS)
+    base.set_inpaint()
+    return _finish("sd15_inpaint", base, seed, _conditioning_maker(768))
 
 
 def tiny_sd2_v(seed: int = 0) -> TinyModel:
