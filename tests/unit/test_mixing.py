@@ -4,7 +4,7 @@ import torch
 
 from magicmix_core.levels import LevelRange
 from magicmix_core.mixing import (landing_at_next_evaluation, layout_phase_function, mix, run_one_step_at_a_time,
-                                  trajectory_recording_function)
+                                  starting_from, trajectory_recording_function)
 
 DATA_VARIANCE = 0.7
 
@@ -182,6 +182,20 @@ def test_recording_keeps_the_trajectory_from_the_given_index():
     assert torch.equal(end, recorded[7])
 
 
+def test_recording_up_to_an_index_runs_on_to_the_end_in_one_more_call():
+    # The masked text layout: the trajectory of levels K_max .. K_min kept, the branch finished to 0.
+    sigmas = torch.linspace(8.0, 0.0, 11)
+    start = torch.randn(1, 4, 4, 4, generator=torch.Generator().manual_seed(3))
+    recorded = {}
+    denoiser = CountingDenoiser()
+    function = trajectory_recording_function(euler, {}, 4, lambda i, x: recorded.__setitem__(i, x.clone()),
+                                             record_to_index=7)
+    end = function(denoiser, start, sigmas)
+    assert sorted(recorded) == [4, 5, 6, 7]
+    assert len(denoiser.sigmas_seen) == 10
+    torch.testing.assert_close(end, euler(gaussian_denoiser, start, sigmas), rtol=0, atol=1e-6)
+
+
 def test_recording_from_index_zero_keeps_the_start():
     sigmas = torch.linspace(8.0, 0.0, 5)
     start = torch.randn(1, 4, 4, 4)
@@ -253,3 +267,80 @@ def test_landing_at_next_evaluation_keeps_the_models_attributes():
 
     landing_at_next_evaluation(reads_inner_model)(ModelWithAttributes(), torch.ones(1), torch.tensor([2.0, 1.0]))
     assert seen == ["the model patcher's model"]
+
+
+# --- regional (masked) MagicMix ------------------------------------------------------------------
+
+class InpaintingDenoiser:
+    """KSampler's inpainting around a denoiser, written from its definition (ComfyUI's KSamplerX0Inpaint).
+
+    Outside the mask (1 - m) the model's input is replaced by the layout image noised to the current
+    sigma with the layout's noise, and its output by the layout image itself: in = m x + (1 - m)(x_0 +
+    sigma eps), out = m D(in) + (1 - m) x_0.
+    """
+
+    def __init__(self, mask, clean, noise, denoiser=gaussian_denoiser):
+        self.mask, self.clean, self.noise, self.denoiser = mask, clean, noise, denoiser
+
+    def __call__(self, x, sigma, **_):
+        kept = 1.0 - self.mask
+        model_input = x * self.mask + (self.clean + sigma * self.noise) * kept
+        return self.denoiser(model_input, sigma) * self.mask + self.clean * kept
+
+
+@pytest.fixture
+def regional(schedule):
+    phase, layout, levels = schedule
+    # Recover x_0 and eps from two layout latents (x_k = x_0 + sigma_k eps) to keep one source of truth.
+    noise = (layout[0] - layout[-1]) / (phase[0] - phase[-1])
+    clean = layout[0] - phase[0] * noise
+    mask = torch.zeros(1, 1, 8, 8)
+    mask[..., :4] = 1.0  # mix the left half, keep the right
+    return phase, layout, levels, clean, noise, mask
+
+
+def test_an_all_zero_mask_gives_exactly_the_layout_latents(regional):
+    phase, layout, levels, clean, noise, mask = regional
+    model = InpaintingDenoiser(torch.zeros_like(mask), clean, noise)
+    got = run_layout_phase(phase, layout, [0.7] * levels.mix_count, model=model)
+    torch.testing.assert_close(got, layout[-1], rtol=0, atol=1e-5)
+
+
+def test_an_all_one_mask_is_bit_identical_to_no_mask(regional):
+    phase, layout, levels, clean, noise, mask = regional
+    nus = [0.7] * levels.mix_count
+    masked = run_layout_phase(phase, layout, nus, model=InpaintingDenoiser(torch.ones_like(mask), clean, noise))
+    assert torch.equal(masked, run_layout_phase(phase, layout, nus))
+
+
+def test_outside_a_binary_mask_the_euler_state_is_the_layout_latent_of_each_level(regional):
+    phase, layout, levels, clean, noise, mask = regional
+    model = InpaintingDenoiser(mask, clean, noise)
+    for end in range(1, len(phase)):  # the phase stopped at each of its levels
+        state = run_layout_phase(phase[:end + 1], layout[:end + 1], [0.7] * end, model=model)
+        torch.testing.assert_close(state[..., 4:], layout[end][..., 4:], rtol=0, atol=1e-5)
+        assert (state[..., :4] - layout[end][..., :4]).abs().max() > 1e-2, "nothing mixed inside"
+
+
+def test_a_soft_mask_blends_the_model_input_and_output_as_ksampler_inpainting_does(regional):
+    phase, layout, levels, clean, noise, _ = regional
+    m, nu = 0.3, 0.7
+    got = run_layout_phase(phase[:2], layout[:2], [nu], model=InpaintingDenoiser(torch.full((1, 1, 8, 8), m),
+                                                                                     clean, noise))
+    z, sigma, sigma_next = layout[0], phase[0], phase[1]
+    # The input is the layout latent x_{K_max} wherever the mask is soft, since z starts there.
+    denoised = m * gaussian_denoiser(z, sigma) + (1 - m) * clean
+    stepped = z + (z - denoised) / sigma * (sigma_next - sigma)
+    torch.testing.assert_close(got, nu * stepped + (1 - nu) * layout[1], rtol=0, atol=1e-6)
+
+
+def test_the_masked_content_phase_starts_from_the_mix_and_ends_on_the_layout_image_outside(regional):
+    phase, layout, levels, clean, noise, mask = regional
+    mixed = run_layout_phase(phase, layout, [0.7] * levels.mix_count, model=InpaintingDenoiser(mask, clean, noise))
+    content_sigmas = levels.content_phase_sigmas(torch.linspace(8.0, 0.0, levels.total_steps + 1))
+    function = starting_from(euler, lambda x: mixed)
+    # What ComfyUI hands the sampler: the layout image noised with the layout's noise (ignored).
+    final = function(InpaintingDenoiser(mask, clean, noise), clean + content_sigmas[0] * noise, content_sigmas)
+    torch.testing.assert_close(final[..., 4:], clean[..., 4:], rtol=0, atol=1e-5)
+    plain = euler(gaussian_denoiser, mixed, content_sigmas)
+    torch.testing.assert_close(final[..., :4], plain[..., :4], rtol=0, atol=1e-6)
