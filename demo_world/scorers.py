@@ -106,20 +106,24 @@ def _pattern_maps() -> list[tuple[str, np.ndarray]]:
 _PATTERN_MAPS = _pattern_maps()
 
 
-def read(image: np.ndarray) -> Reading:
-    """What one image (H x W x 3 in [0, 1]) shows."""
-    return read_batch(image[None])[0]
+def read(image: np.ndarray, region: np.ndarray | None = None) -> Reading:
+    """What one image (H x W x 3 in [0, 1]) shows; colour and pattern only within ``region`` when given."""
+    return read_batch(image[None], None if region is None else region[None])[0]
 
 
-def read_batch(images: np.ndarray) -> list[Reading]:
+def read_batch(images: np.ndarray, regions: np.ndarray | None = None) -> list[Reading]:
+    """Readings of N images; ``regions`` (N x H x W bool) limits the colour and pattern reading to a
+    part of each shape (regional MagicMix: the part inside the mask). The shape is read on the whole."""
     masks = [foreground(im) for im in images]
     shape_scores = [_best_silhouettes(m) for m in masks]
     palette = np.asarray(list(world.COLOURS.values()))
     readings = []
-    for image, mask, scores in zip(images, masks, shape_scores):
+    for index, (image, mask, scores) in enumerate(zip(images, masks, shape_scores)):
         best_shape = int(scores.argmax())
         shape = world.SHAPES[best_shape] if scores[best_shape] >= SHAPE_MIN_IOU else NONE
         inner = _interior(mask)
+        if regions is not None:
+            inner = inner & regions[index].astype(bool)
         colour, pattern, agreement = NONE, NONE, 0.0
         if inner.sum() >= MIN_PIXELS:
             dark = image.max(axis=-1) < TONE_THRESHOLD

@@ -112,8 +112,27 @@ def landscape() -> Image.Image:
     return _finish(image)
 
 
+# Where the regional workflow mixes (512-space box around the dog, with its ears, tail and shadow's top).
+CORGI_REGION = (60, 56, 500, 436)
+CORGI_REGION_RADIUS = 48
+
+
+def corgi_region() -> Image.Image:
+    """The corgi with a mask in its alpha channel: transparent (mask 1, mix) over the dog, opaque elsewhere.
+
+    LoadImage's MASK is 1 - alpha, so this is what ComfyUI's MaskEditor saves after painting over the
+    dog. The colours stay under the transparent pixels: they are the layout that is mixed there.
+    """
+    image = corgi().convert("RGBA")
+    alpha = Image.new("L", image.size, 255)
+    ImageDraw.Draw(alpha).rounded_rectangle(CORGI_REGION, radius=CORGI_REGION_RADIUS, fill=0)
+    image.putalpha(alpha)
+    return image
+
+
 LAYOUT_IMAGES: dict[str, Callable[[], Image.Image]] = {
     "magicmix_corgi.png": corgi,
+    "magicmix_corgi_region.png": corgi_region,
     "magicmix_rabbit.png": rabbit,
     "magicmix_lamp.png": lamp,
     "magicmix_landscape.png": landscape,

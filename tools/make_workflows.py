@@ -101,7 +101,7 @@ NODE_DEFS: dict[str, NodeDef] = {
     "MagicMixLayoutNoise": NodeDef(
         sockets=(("model", "MODEL", False), ("layout_latent", "LATENT", False),
                  ("layout_positive", "CONDITIONING", True), ("layout_negative", "CONDITIONING", True),
-                 ("sigmas", "SIGMAS", True)),
+                 ("sigmas", "SIGMAS", True), ("mask", "MASK", True)),
         widgets=(("seed", "INT", False), ("steps", "INT", False), ("scheduler", "COMBO", False),
                  ("k_min", "FLOAT", False), ("k_max", "FLOAT", False), ("batch_size", "INT", False),
                  ("layout_cfg", "FLOAT", False), ("layout_sampler_name", "COMBO", False)),
@@ -290,16 +290,17 @@ def model_loader(wf: Workflow, checkpoint: str, pos=(0, 100)) -> Node:
     return loader
 
 
-def image_layout(wf: Workflow, loader: Node, image: str, size: int, pos=(0, 330)) -> tuple[Node, Node]:
+def image_layout(wf: Workflow, loader: Node, image: str, size: int, pos=(0, 330), crop="center",
+                 title="Layout image", group="2. Layout image") -> tuple[Node, Node]:
     x, y = pos
-    load = wf.add("LoadImage", (x, y), title="Layout image", image=image, upload="image")
+    load = wf.add("LoadImage", (x, y), title=title, image=image, upload="image")
     scale = wf.add("ImageScale", (x, y + 440), title=f"Scale layout to {size}x{size}",
-                   upscale_method="lanczos", width=size, height=size, crop="center")
+                   upscale_method="lanczos", width=size, height=size, crop=crop)
     encode = wf.add("VAEEncode", (x + 120, y + 620), title="Encode layout")
     wf.link(load, "IMAGE", scale, "image")
     wf.link(scale, "IMAGE", encode, "pixels")
     wf.link(loader, "VAE", encode, "vae")
-    wf.group("2. Layout image", [load, scale, encode], GROUP_COLOR["layout"])
+    wf.group(group, [load, scale, encode], GROUP_COLOR["layout"])
     return encode, load
 
 
@@ -525,6 +526,47 @@ layout alone), then raise nu to mix in the content.
     return wf
 
 
+def regional_wf() -> Workflow:
+    name = "magicmix_regional"
+    wf = Workflow(name)
+    loader = model_loader(wf, SD15_CHECKPOINT)
+    # crop "disabled": the image is stretched to the size, as the mask is stretched to the latent, so the
+    # two stay aligned for any aspect ratio (a centre crop would cut the image but not the mask).
+    encode, load = image_layout(wf, loader, "magicmix_corgi_region.png", 512, crop="disabled",
+                                title="Layout image (its alpha is the mask)", group="2. Layout image and mask")
+    positive, negative = prompts(wf, loader, "a photo of a coffee machine", "", (420, 100))
+    layout = layout_noise(wf, loader, encode, (900, 100))
+    wf.link(load, "MASK", layout, "mask")
+    cond = mix_pair(wf, loader, layout, positive, negative, 0.75, (900, 500))
+    decode_save(wf, loader, cond, name, (1300, 100))
+    wf.group("4. MagicMix", [n for n in wf.nodes if n.type.startswith("MagicMix")], GROUP_COLOR["magicmix"])
+    wf.note((-480, 100), f"""
+## MagicMix in a region: mix inside a mask, keep the rest
+
+The layout image's **mask** says where MagicMix mixes: inside it the corgi becomes a corgi-shaped
+coffee machine, outside it the image is kept as it is (what KSampler's inpainting keeps).
+
+**What to change**
+
+1. **Load Checkpoint**: an SD1.5 checkpoint (this canvas names `{SD15_CHECKPOINT}`).
+2. **Layout image**: your own picture (it is scaled to 512x512 without cropping, so the mask stays
+   aligned with it).
+3. **Mask**: right-click Load Image -> **Open in MaskEditor** and paint over the object to change
+   (painted = mixed). This example's mask ships as the image's transparency (LoadImage's MASK is
+   1 - alpha). A Set Latent Noise Mask on the encoded layout works too; the mask input wins.
+4. **Content prompt**: what the object should become.
+
+Use **VAE Encode**, not VAE Encode (for Inpainting): that one greys the masked pixels, and then
+there is no layout left to mix inside the mask.
+
+{LAYOUT_FILES_NOTE.strip()}
+""", size=(440, 620), title="Start here")
+    wf.note((-480, 800), settings_note(K_MIN, K_MAX, 0.75, """
+Regional: the same nu, k_min and k_max as without a mask; they act inside the mask only.
+"""), size=(440, 420), title="MagicMix settings")
+    return wf
+
+
 NU_SWEEP = (0.5, 0.7, 0.9)
 
 
@@ -589,6 +631,7 @@ WORKFLOWS = {
     "magicmix_concept_removal": concept_removal_wf,
     "magicmix_nu_sweep": nu_sweep_wf,
     "magicmix_sdxl": sdxl_wf,
+    "magicmix_regional": regional_wf,
 }
 
 # Thumbnail card per workflow: (layout image or layout words, content words)
@@ -600,6 +643,7 @@ THUMBNAILS = {
     "magicmix_concept_removal": ("magicmix_lamp.png", "- lamp"),
     "magicmix_nu_sweep": ("magicmix_corgi.png", "nu 0.5 / 0.7 / 0.9"),
     "magicmix_sdxl": ("magicmix_corgi.png", "SDXL + coffee machine"),
+    "magicmix_regional": ("magicmix_corgi_region.png", "in the mask + coffee machine"),
 }
 
 

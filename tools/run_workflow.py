@@ -78,7 +78,8 @@ DEMO_SIZE = 64  # the demo-world model's image size
 def apply_demo_world(prompt: dict) -> list[str]:
     """Point the workflow at the demo's layout image and content prompt.
 
-    LoadImage reads demo.LAYOUT_IMAGE_NAME; every CLIPTextEncode that feeds a ``positive`` input says
+    LoadImage reads demo.LAYOUT_IMAGE_NAME (demo.REGIONAL_LAYOUT_IMAGE_NAME, the layout with its mask
+    as alpha, when the workflow uses the LoadImage's MASK); every CLIPTextEncode that feeds a ``positive`` input says
     demo.CONTENT_PROMPT, one that feeds ``layout_positive`` (text layout) the layout scene's prompt,
     and every negative is empty (the null prompt the model was trained with). Returns what was changed.
     """
@@ -93,12 +94,17 @@ def apply_demo_world(prompt: dict) -> list[str]:
     for node_id, node in prompt.items():
         kind, inputs = node["class_type"], node["inputs"]
         if kind == "LoadImage":
-            inputs["image"] = demo.LAYOUT_IMAGE_NAME
-            changes.append(f"{kind} #{node_id}: image={demo.LAYOUT_IMAGE_NAME}")
+            inputs["image"] = demo.REGIONAL_LAYOUT_IMAGE_NAME if uses_mask(prompt, node_id) else demo.LAYOUT_IMAGE_NAME
+            changes.append(f"{kind} #{node_id}: image={inputs['image']}")
         elif kind == "CLIPTextEncode" and node_id in roles:
             inputs["text"] = texts[roles[node_id]]
             changes.append(f"{kind} #{node_id}: text={inputs['text']!r}")
     return changes
+
+
+def uses_mask(prompt: dict, load_image_id: str) -> bool:
+    """Whether any node reads this LoadImage's MASK (its output 1): the regional workflow."""
+    return any(value == [load_image_id, 1] for node in prompt.values() for value in node["inputs"].values())
 
 
 def use_gpu(device: str) -> bool:
@@ -165,6 +171,7 @@ def main(argv: list[str] | None = None) -> int:
     install_layouts(server.input_dir)
     if use_demo:
         demo.save_png(demo.layout_image(), server.input_dir / demo.LAYOUT_IMAGE_NAME)
+        demo.save_png(demo.regional_layout_image(), server.input_dir / demo.REGIONAL_LAYOUT_IMAGE_NAME)
     log(f"starting ComfyUI {server.comfyui} on {'the GPU' if gpu else 'the CPU'} (log: {server.log_path})")
     started = time.monotonic()
     with server:
@@ -191,7 +198,10 @@ def main(argv: list[str] | None = None) -> int:
         for image in images:
             target = args.out / image["filename"]
             shutil.copyfile(server.output_file(image), target)
-            if use_demo and any(node["class_type"] == "LoadImage" for node in prompt.values()):
+            loaders = [node_id for node_id, node in prompt.items() if node["class_type"] == "LoadImage"]
+            if use_demo and any(uses_mask(prompt, node_id) for node_id in loaders):
+                log(f"{target.name}: {demo.judge_regional(demo.load_png(target)).describe()}")
+            elif use_demo and loaders:
                 log(f"{target.name}: {demo.judge(demo.load_png(target)).describe()}")
             elif use_demo:
                 log(f"{target.name}: text layout, no layout image to score against (bench/QUALITY.md scores "

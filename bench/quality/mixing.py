@@ -14,6 +14,9 @@ Methods (every one through ComfyUI's own nodes or the pack's, on the demo model)
 - ``average``: ConditioningAverage(content, layout prompt, 0.5), img2img from K_max (image layout) or
   from pure noise (text layout);
 - ``community``: the community pipeline's order (tests/support/community_order.py), image layout.
+Regional rows (image layout): ``region="mask"`` runs MagicMix with demo.region_mask() (the left half)
+and reads the pattern inside the mask only; ``region="read"`` is the unmasked run read the same way;
+for both, the pixels beyond the mask's band (demo.kept_pixels()) are compared with the layout image.
 All runs of a seed draw their noise as ComfyUI does: one randn over the batch of pairs from the seed.
 """
 from __future__ import annotations
@@ -66,8 +69,12 @@ class Method:
     nu_schedule: str = "constant"
     nu_end: float | None = None
     switch_at: float | None = None  # switch: the level fraction where the content prompt takes over
+    region: str = ""  # "mask": MagicMix in demo.region_mask(); "read": unmasked, read there; "": neither
 
     def label(self) -> str:
+        if self.region:
+            where = "in the mask (left half)" if self.region == "mask" else "no mask"
+            return f"MagicMix nu {self.nu}, k {self.k_min}/{self.k_max}, {where}, read in the left half"
         if self.name == "magicmix":
             extra = f", {self.sampler}" if self.sampler != SAMPLER else ""
             if self.nu_schedule != "constant":
@@ -93,9 +100,12 @@ class Batch:
         self.layout_text = self._conditioning([p.layout_prompt for p in pairs])
         self.negative = demo.encode("")
         if mode == IMAGE:
-            images = np.stack([world.render(p.layout) for p in pairs])
-            self.latent = demo.encode_images(images)
+            from demo_world import demo as world_demo
+            self.layout_images = np.stack([world.render(p.layout) for p in pairs])
+            self.latent = demo.encode_images(self.layout_images)
             self.layout_masks = [world.silhouette(p.layout) for p in pairs]
+            self.region = torch.from_numpy(np.stack([world_demo.region_mask()] * len(pairs)))
+            self.round_trip = None  # the layout images through the VAE, decoded once when a regional row needs them
         else:
             self.latent = {"samples": torch.zeros(len(pairs), 4, 8, 8)}
             own = self.ksampler_advanced(self.layout_text, self.latent, 0, STEPS, add_noise=True)
@@ -119,6 +129,8 @@ class Batch:
         k_max_step = STEPS - round(method.k_max * STEPS)
         if method.name == "magicmix":
             extra = dict(layout_positive=self.layout_text, layout_negative=self.negative) if text else {}
+            if method.region == "mask":
+                extra["mask"] = self.region
             return self.demo.nodes["MagicMix"].execute(
                 self.demo.model, self.content, self.negative, self.latent, self.seed, STEPS, CFG, method.sampler,
                 SCHEDULER, method.k_min, method.k_max, method.nu, 1,
@@ -172,6 +184,8 @@ class CellResult:
     ious: list = field(default_factory=list)
     adopted: list = field(default_factory=list)
     images: list = field(default_factory=list)
+    outside_errors: list = field(default_factory=list)  # regional rows: mean |result - layout| beyond the band
+    round_trip_errors: list = field(default_factory=list)  # the same for the layout image through the VAE
 
     @property
     def n(self) -> int:
@@ -192,13 +206,21 @@ class CellResult:
 
 
 def score(batch: Batch, latent: dict, result: CellResult) -> None:
-    from demo_world import scorers
+    from demo_world import demo, scorers
     images = batch.demo.decode(latent)
-    readings = scorers.read_batch(images)
+    regional = bool(result.method.region)
+    readings = scorers.read_batch(images, batch.region.numpy().astype(bool) if regional else None)
     for image, reading, mask, pair in zip(images, readings, batch.layout_masks, batch.pairs):
         result.ious.append(scorers.iou(scorers.foreground(image), mask))
         result.adopted.append(reading.pattern == pair.content_pattern)
     result.images.append(images)
+    if regional:
+        if batch.round_trip is None:
+            batch.round_trip = batch.demo.decode(batch.latent)
+        kept = demo.kept_pixels()
+        for image, layout, round_trip in zip(images, batch.layout_images, batch.round_trip):
+            result.outside_errors.append(float(np.abs(image - layout)[kept].mean()))
+            result.round_trip_errors.append(float(np.abs(round_trip - layout)[kept].mean()))
 
 
 def run_cells(demo, pairs: list[Pair], seeds: list[int], cells: list[tuple[str, Method]], progress=print) -> list[CellResult]:

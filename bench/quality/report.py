@@ -26,6 +26,21 @@ def table(title: str, cells: list, note: str = "") -> str:
     return "\n".join(lines)
 
 
+def regional_note(cells: list) -> str:
+    """Outside the mask: the regional rows' error on the kept pixels against the VAE round trip's."""
+    if not cells:
+        return ""
+    parts = []
+    for cell in cells:
+        errors, round_trip = np.asarray(cell.outside_errors), np.asarray(cell.round_trip_errors)
+        parts.append(f"{cell.method.label()}: mean |result - layout image| {errors.mean():.4f} (worst image "
+                     f"{errors.max():.4f})")
+    return ("The mask is the left half (4 of 8 latent cell columns); the pattern is read on the shape's part "
+            "inside it. Pixels beyond a band of two latent cells from the mask's edge (the right 16 px) are "
+            f"compared with the layout image; the VAE's own round trip of the layout gives "
+            f"{np.asarray(cells[0].round_trip_errors).mean():.4f} there. " + "; ".join(parts) + ".")
+
+
 def picture_grid(rows: list[list[np.ndarray]], labels: list[str], path, scale: int = 2) -> None:
     """Images (H x W x 3 in [0, 1]) in rows, one column label each, written as a PNG."""
     from PIL import Image, ImageDraw

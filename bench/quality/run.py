@@ -30,6 +30,7 @@ IMAGE_CELLS = (
     + [M.Method("average"), M.Method("switch", switch_at=0.45)]
     + [M.Method("magicmix", sampler=s) for s in ("euler_ancestral", "heun", "dpmpp_2m", "uni_pc")]
     + [M.Method("magicmix", nu=0.9, nu_end=0.5, nu_schedule=c) for c in ("linear", "cosine")]
+    + [M.Method("magicmix", region="mask"), M.Method("magicmix", region="read")]
 )
 TEXT_CELLS = (
     [M.Method("magicmix", nu=nu) for nu in (0.0, 0.5, 0.75, 1.0)]
@@ -37,7 +38,7 @@ TEXT_CELLS = (
     + [M.Method("average")]
     + [M.Method("switch", switch_at=level) for level in (0.8, 0.6, 0.5, 0.4, 0.3, 0.2, 0.1)]
 )
-QUICK_IMAGE = [M.Method("magicmix"), M.Method("img2img"), M.Method("community")]
+QUICK_IMAGE = [M.Method("magicmix"), M.Method("img2img"), M.Method("community"), M.Method("magicmix", region="mask")]
 QUICK_TEXT = [M.Method("magicmix"), M.Method("switch", switch_at=0.5)]
 OUT = PACK_DIR / "bench" / "QUALITY.md"
 GRID = PACK_DIR / "docs" / "images" / "quality_grid.png"
@@ -105,8 +106,9 @@ def write_report(args, results, t2i, pairs, seconds: float) -> None:
                          nu_schedule="constant")]
         headline.append(find(image, M.IMAGE, name="magicmix", nu=0.75, k_min=LATE_K[0], k_max=LATE_K[1]))
         headline += [c for c in image if c.method.name in ("img2img", "community", "average", "switch")]
+        image_unmasked = [c for c in image if not c.method.region]
         lines.append(report.table("Image layout: MagicMix at the defaults and every baseline", headline))
-        nu_rows = [c for c in image if c.method.name == "magicmix" and c.method.sampler == "euler"
+        nu_rows = [c for c in image_unmasked if c.method.name == "magicmix" and c.method.sampler == "euler"
                    and c.method.nu_schedule == "constant"]
         lines.append(report.table("Image layout: nu and the k range", nu_rows,
                                   "nu = 1 is img2img from k_max; nu = 0 lands on the layout latent at k_min."))
@@ -115,6 +117,9 @@ def write_report(args, results, t2i, pairs, seconds: float) -> None:
                                   + headline[:1]))
         lines.append(report.table("Image layout: nu schedules (0.9 to 0.5 over the layout phase) against constant 0.75",
                                   [c for c in image if c.method.nu_schedule != "constant"] + headline[:1]))
+        regional = [c for c in image if c.method.region]
+        lines.append(report.table("Image layout in a mask (regional MagicMix)", regional,
+                                  report.regional_note(regional)))
         lines.append(report.table("Text layout (the layout prompt's own image from the same seed is the reference)",
                                   [c for c in text if c.method.name in ("magicmix", "average")]))
         lines.append(report.table(
@@ -123,7 +128,7 @@ def write_report(args, results, t2i, pairs, seconds: float) -> None:
             "Where the model decides the silhouette and where the pattern: a switch above a level that still keeps the "
             "silhouette, adopting the pattern, is the range MagicMix works in."))
     else:
-        lines.append(report.table("Quick run", results))
+        lines.append(report.table("Quick run", results, report.regional_note([c for c in results if c.method.region])))
     args.out.write_text("\n".join(lines) + "\n")
     grid_cells = ([find(image, M.IMAGE, name="magicmix", nu=nu, k_min=k_min, k_max=k_max, sampler="euler",
                         nu_schedule="constant") for k_min, k_max in ((0.3, 0.6), LATE_K) for nu in (0.5, 0.75, 0.9)]

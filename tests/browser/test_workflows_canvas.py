@@ -177,7 +177,7 @@ def keep_screenshot(page, name: str) -> Path:
 
 
 def test_every_workflow_is_under_test():
-    assert len(WORKFLOW_NAMES) == 7, WORKFLOW_NAMES
+    assert len(WORKFLOW_NAMES) == 8, WORKFLOW_NAMES
 
 
 @pytest.mark.parametrize("name", WORKFLOW_NAMES)

@@ -131,7 +131,7 @@ def record_time(name: str, seconds: float) -> None:
 
 
 def test_every_workflow_is_under_test():
-    assert len(WORKFLOW_NAMES) == 7, WORKFLOW_NAMES
+    assert len(WORKFLOW_NAMES) == 8, WORKFLOW_NAMES
 
 
 def test_the_server_lists_the_workflows_as_the_packs_templates(comfy_server):

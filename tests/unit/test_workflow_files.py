@@ -32,10 +32,10 @@ def values(node: dict) -> dict:
     return dict(zip(names, node["widgets_values"]))
 
 
-def test_the_seven_workflows_of_the_issue_are_shipped():
+def test_the_eight_workflows_of_the_issues_are_shipped():
     assert set(WORKFLOW_NAMES) == {
         "magicmix_image_layout", "magicmix_text_layout", "magicmix_breed_mixing", "magicmix_style_transfer",
-        "magicmix_concept_removal", "magicmix_nu_sweep", "magicmix_sdxl"}
+        "magicmix_concept_removal", "magicmix_nu_sweep", "magicmix_sdxl", "magicmix_regional"}
     shipped = {p.stem for p in (PACK_DIR / "workflows").glob("*.json")}
     assert shipped == set(WORKFLOW_NAMES), "workflows/ holds a file the generator does not make (or lacks one)"
     assert not (PACK_DIR / "example_workflows").exists(), \
