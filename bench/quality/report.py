@@ -32,7 +32,7 @@ def regional_note(cells: list) -> str:
         return ""
     parts = []
     for cell in cells:
-        errors, round_trip = np.asarray(cell.outside_errors), np.asarray(cell.round_trip_errors)
+        errors = np.asarray(cell.outside_errors)
         parts.append(f"{cell.method.label()}: mean |result - layout image| {errors.mean():.4f} (worst image "
                      f"{errors.max():.4f})")
     return ("The mask is the left half (4 of 8 latent cell columns); the pattern is read on the shape's part "

@@ -284,3 +284,17 @@ def test_an_inpainting_model_gets_its_concat_latent_and_mask_in_both_phases(node
         assert torch.equal(concat[:1, :1], expected_mask), f"timestep {timestep}: not the mask"
     # InpaintModelConditioning's LATENT is the unmasked image: it is the layout, kept outside.
     assert max_difference(final["samples"][KEPT], latent["samples"][KEPT]) <= OUTSIDE_BOUND
+
+
+@pytest.mark.parametrize("bad, words", [(torch.full((1, 64, 64), 2.0), "values must lie in 0..1"),
+                                        (torch.full((1, 64, 64), float("nan")), "NaN"),
+                                        (torch.ones(64), "need a MASK")])
+def test_a_bad_mask_is_refused_with_an_error_naming_the_input(nodes, sd15_model, layout_latent, bad, words):
+    # MagicMixInputError is a ValueError; the pack ComfyUI loaded has its own copy of the class
+    with pytest.raises(ValueError, match=words) as refused:
+        nodes["MagicMixLayoutNoise"].execute(sd15_model[0], layout_latent, SEED, TOTAL_STEPS, "normal", K_MIN, K_MAX, 1,
+                                             CFG, "euler", mask=bad)
+    assert str(refused.value).startswith("mask:")
+    with pytest.raises(ValueError, match=r"^layout_latent \(its noise_mask\):"):
+        nodes["MagicMixLayoutNoise"].execute(sd15_model[0], {**layout_latent, "noise_mask": bad}, SEED, TOTAL_STEPS,
+                                             "normal", K_MIN, K_MAX, 1, CFG, "euler")
