@@ -4,6 +4,9 @@ ComfyUI imports this package from custom_nodes/ and calls ``comfy_entrypoint`` t
 """
 import importlib.util
 
+# web/docs/<NodeId>.md: the pages the frontend's node docs panel shows (served under /extensions/).
+WEB_DIRECTORY = "./web"
+
 # Outside a ComfyUI host there is nothing to register: pytest imports this file when it collects the
 # tests, as the package of the repo's folder, or as a plain module (no __package__) when the folder's
 # name is not an identifier (e.g. a clone named comfyui-magicmix).

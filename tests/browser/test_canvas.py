@@ -112,3 +112,21 @@ def test_the_workflow_converter_gives_what_the_frontend_queues(comfy_page, comfy
             assert ours[node_id]["class_type"] == node["class_type"], (path.name, node_id)
             assert ours[node_id]["inputs"] == node["inputs"], (path.name, node_id, node["class_type"])
     assert comfy_page.uncaught_errors == []
+
+
+def test_the_node_docs_panel_shows_the_packs_own_page(comfy_page, screenshots_dir):
+    """Select a MagicMix node, press the selection toolbox's info button: the docs panel shows
+    web/docs/MagicMixLayoutNoise.md (its own words), not the generic description."""
+    own_words = "Paint the mask on the layout image"
+    page_text = (host.PACK_DIR / "web" / "docs" / "MagicMixLayoutNoise.md").read_text(encoding="utf-8")
+    assert own_words in page_text
+    comfy_page.evaluate(
+        "() => { app.graph.clear(); const n = LiteGraph.createNode('MagicMixLayoutNoise'); n.pos = [300, 200];"
+        " app.graph.add(n); app.canvas.selectNode(n); app.canvas.setDirty(true, true); }")
+    info = comfy_page.locator('[data-testid="info-button"]')
+    info.wait_for(state="visible", timeout=30_000)
+    info.click()
+    expect(comfy_page.get_by_text(own_words)).to_be_visible(timeout=30_000)
+    shot = screenshots_dir / "node-docs-magicmix-layout-noise.png"
+    comfy_page.screenshot(path=str(shot))
+    assert comfy_page.uncaught_errors == []

@@ -43,3 +43,15 @@ def test_plain_workflow_runs_through_prompt_to_a_saved_png(comfy_server):
         assert '"e2e_plain"' in image.info.get("prompt", "")
         low, high = image.convert("L").getextrema()
         assert high > low  # not a flat image: the decoder produced something
+
+
+def test_the_server_serves_the_node_docs_pages_the_docs_panel_reads(comfy_server):
+    """WEB_DIRECTORY's docs/<NodeId>.md, under /extensions/<pack folder>/ as the frontend requests it."""
+    import requests
+    from support.host import PACK_FOLDER_NAME
+    for node_id, title in (("MagicMixLayoutNoise", "MagicMix Layout Noise"), ("MagicMix", "MagicMix (all in one)")):
+        response = requests.get(f"{comfy_server.url}/extensions/{PACK_FOLDER_NAME}/docs/{node_id}.md", timeout=30)
+        assert response.status_code == 200, f"{node_id}: {response.status_code}"
+        assert response.text.startswith(f"# {title}\n")
+    missing = requests.get(f"{comfy_server.url}/extensions/{PACK_FOLDER_NAME}/docs/NoSuchNode.md", timeout=30)
+    assert missing.status_code == 404
