@@ -6,7 +6,6 @@ Everything else is ComfyUI's: the ModelPatcher, model sampling, CFG, samplers, t
 """
 from __future__ import annotations
 
-import sys
 from dataclasses import dataclass, field
 
 import numpy as np
