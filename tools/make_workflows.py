@@ -42,6 +42,15 @@ CORE_VERSION = "0.3.75"  # the ComfyUI these were laid out and tested against
 
 SD15_CHECKPOINT = "v1-5-pruned-emaonly.safetensors"
 SDXL_CHECKPOINT = "sd_xl_base_1.0.safetensors"
+# Where each named checkpoint can be downloaded: the loader nodes declare it in properties.models, as
+# ComfyUI's own templates do, so the frontend's missing-model check can offer the file (it accepts
+# huggingface.co and civitai.com URLs of .safetensors / .sft files). Nothing here downloads anything.
+MODEL_URLS = {
+    SD15_CHECKPOINT: "https://huggingface.co/Comfy-Org/stable-diffusion-v1-5-archive/resolve/main/"
+                     "v1-5-pruned-emaonly.safetensors",
+    SDXL_CHECKPOINT: "https://huggingface.co/stabilityai/stable-diffusion-xl-base-1.0/resolve/main/"
+                     "sd_xl_base_1.0.safetensors",
+}
 
 # The spec's defaults (docs/method.md): 50 steps, k_min 0.3, k_max 0.6, CFG 7.5, nu 0.5-0.9.
 STEPS, K_MIN, K_MAX, CFG = 50, 0.3, 0.6, 7.5
@@ -243,6 +252,9 @@ class Workflow:
         if node.type != "MarkdownNote":
             properties = {"Node name for S&R": node.type, "cnr_id": d.pack,
                           "ver": PACK_VERSION if d.pack == PACK_ID else CORE_VERSION}
+        if node.type == "CheckpointLoaderSimple":
+            name = node.values["ckpt_name"]
+            properties["models"] = [{"name": name, "url": MODEL_URLS[name], "directory": "checkpoints"}]
         data = {"id": node.id, "type": node.type, "pos": list(node.pos), "size": list(node.size or d.size),
                 "flags": {}, "order": order, "mode": 0, "inputs": inputs, "outputs": outputs}
         if node.title:

@@ -1,8 +1,9 @@
 """Each shipped workflow, dropped onto the real ComfyUI canvas in Chromium, loads cleanly.
 
 A workflow file is dropped on the canvas the way a user drags it in from the file manager (a
-``drop`` event carrying the file). Then: no dialog (missing nodes, missing models, load errors), no
-error toast, no uncaught page error; every node of the file is on the graph with its type, its node
+``drop`` event carrying the file). Then: no dialog but the expected Missing Models one (the
+loader declares its checkpoint in properties.models; the test server has only the generated test
+checkpoint), no missing-nodes or load-error dialog, no error toast, no uncaught page error; every node of the file is on the graph with its type, its node
 class found (a missing one is drawn red as a bare LGraphNode), every link kept, no two nodes
 overlapping as the canvas sizes them, and the widget values the canvas would save equal the file's.
 A control test drops a file with an unknown node type and checks that these checks see it.
@@ -83,6 +84,14 @@ VISIBLE_PROBLEMS_JS = """() => ({
 })"""
 
 
+def close_dialogs(page) -> None:
+    """Close the open dialogs with their close button, as a user does, and wait until none is left."""
+    buttons = page.locator(".p-dialog .p-dialog-close-button")
+    for index in range(buttons.count()):
+        buttons.nth(index).click()
+    page.wait_for_function("() => document.querySelectorAll('.p-dialog').length === 0", timeout=30_000)
+
+
 @pytest.fixture(scope="module")
 def canvas_server(comfy_server):
     """The test server with the layout images in its input folder and screenshot-friendly settings."""
@@ -112,8 +121,13 @@ FRONTEND_NOISE = ("Failed to load resource",
                   "NotFoundError: Failed to execute 'removeChild' on 'Node': The node to be removed is not a child")
 
 
+# The Missing Models dialog asks the model's host for the file size (a HEAD request); the test page
+# routes every request off the loopback server to an abort, so that look-up fails, as it does offline.
+MISSING_MODEL_SIZE_LOOKUP = "Error fetching file size: TypeError: Failed to fetch"
+
+
 def _frontend_own_noise(text: str) -> bool:
-    if text.startswith(FRONTEND_NOISE[0]):
+    if text.startswith(FRONTEND_NOISE[0]) or text.startswith(MISSING_MODEL_SIZE_LOOKUP):
         return True
     return text.startswith(FRONTEND_NOISE[1]) and "primevue/blockui" in text
 
@@ -121,6 +135,8 @@ def _frontend_own_noise(text: str) -> bool:
 def open_canvas(page, url: str) -> list[str]:
     """Open ComfyUI; returns the list that collects uncaught page errors and console errors from now on."""
     page.set_viewport_size(SCREENSHOT_VIEWPORT)
+    # nothing leaves the machine: the page may only talk to the test server
+    page.route(lambda request_url: not request_url.startswith(url), lambda route: route.abort())
     # the "Introducing Nodes 2.0" banner is dismissed in local storage, as its close button does
     page.context.add_init_script("localStorage.setItem('vueNodesBannerDismissed', 'true')")
     page.goto(url)
@@ -190,7 +206,16 @@ def test_workflow_loads_on_the_canvas_without_missing_nodes_or_errors(name, canv
     drop_workflow(page, text, f"{name}.json")
 
     problems = page.evaluate(VISIBLE_PROBLEMS_JS)
-    assert problems["dialogs"] == [], f"a dialog opened on load: {problems['dialogs']}"
+    # The one dialog expected: Missing Models, for the checkpoint the loader declares in
+    # properties.models (the test server has only the generated test checkpoint), offering its download.
+    declared = [m for n in workflow["nodes"] for m in n["properties"].get("models", [])]
+    assert declared, "the workflow declares its checkpoint"
+    (dialog,) = problems["dialogs"] or [""]
+    assert len(problems["dialogs"]) == 1 and dialog.startswith("Missing Models"), \
+        f"expected only the Missing Models dialog on load, got: {problems['dialogs']}"
+    for model in declared:
+        assert f"{model['directory']} / {model['name']}" in dialog and "Download" in dialog, dialog
+    close_dialogs(page)
     assert problems["error_toasts"] == [], f"an error toast appeared: {problems['error_toasts']}"
     assert errors == [], f"the page reported errors while loading: {errors}"
     active = page.evaluate("window.app.extensionManager.workflow.activeWorkflow?.filename")

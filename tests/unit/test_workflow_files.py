@@ -163,3 +163,19 @@ def test_layout_images_are_small_pngs_drawn_by_the_script(filename):
     # Pixel for pixel on the Pillow that wrote them; another Pillow may quantise a colour differently.
     assert np.abs(shipped_rgb - drawn).mean() < 2.0
     assert len(np.unique(shipped_rgb.reshape(-1, 3), axis=0)) > 4, "a drawing, not a blank"
+
+
+@pytest.mark.parametrize("name", WORKFLOW_NAMES)
+def test_each_loader_declares_its_model_for_the_frontends_missing_model_check(name):
+    # ComfyUI's templates' form; the pinned frontend (1.32.9) offers a download only for huggingface.co
+    # and civitai.com URLs of .safetensors / .sft files (its MissingModelsWarning).
+    loaders = [n for n in load(name)["nodes"] if n["type"] == "CheckpointLoaderSimple"]
+    assert loaders
+    for node in loaders:
+        (model,) = node["properties"]["models"]
+        assert model["name"] == values(node)["ckpt_name"]
+        assert model["directory"] == "checkpoints"
+        assert model["url"].startswith(("https://huggingface.co/", "https://civitai.com/"))
+        assert model["name"].endswith((".safetensors", ".sft"))
+        assert "/resolve/main/" in model["url"] and model["url"].rsplit("/", 1)[1] == model["name"], \
+            "a direct file download of that very file"
