@@ -195,6 +195,29 @@ def comfy_server(request, tmp_path_factory, sd15_checkpoint):
             _keep_server_log(server, "failed")
 
 
+@pytest.fixture(scope="session")
+def newer_frontend_server(request, tmp_path_factory, sd15_checkpoint):
+    """The same test server with the newer frontend (host.NEWER_FRONTEND, unpacked by tools/setup.sh)."""
+    from support.server import ComfyServer
+
+    root = host.newer_frontend_root()
+    assert (root / "index.html").is_file(), f"no frontend {host.NEWER_FRONTEND} at {root}: run tools/setup.sh"
+    failed_before = set(request.config.stash[_FAILED_ITEMS])
+    server = ComfyServer({DEFAULT_CHECKPOINT_NAME: sd15_checkpoint}, workdir=tmp_path_factory.mktemp("comfy-server-newer"),
+                         extra_args=("--front-end-root", str(root)))
+    try:
+        server.start()
+    except Exception:
+        _keep_server_log(server, "newer-frontend-start-failed")
+        raise
+    try:
+        yield server
+    finally:
+        server.stop()
+        if _failed_since(request, failed_before, "newer_frontend_server"):
+            _keep_server_log(server, "newer-frontend-failed")
+
+
 def _keep_server_log(server, why: str) -> None:
     ARTIFACTS_DIR.mkdir(parents=True, exist_ok=True)
     target = ARTIFACTS_DIR / f"comfy-server-{why}-{time.strftime('%Y%m%d-%H%M%S')}.log"

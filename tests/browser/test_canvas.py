@@ -30,10 +30,13 @@ def pack_node_info(comfy_server) -> dict:
 @pytest.fixture
 def comfy_page(browser_page, comfy_server):
     """The server's page, loaded until the app and its graph exist; uncaught page errors are collected."""
-    page = browser_page
+    return open_page(browser_page, comfy_server.url)
+
+
+def open_page(page, url: str):
     page.uncaught_errors = []
     page.on("pageerror", lambda error: page.uncaught_errors.append(str(error)))
-    page.goto(comfy_server.url, wait_until="load", timeout=PAGE_TIMEOUT_MS)
+    page.goto(url, wait_until="load", timeout=PAGE_TIMEOUT_MS)
     # The node definitions are registered before the first graph is configured, so a graph with
     # nodes means registration is complete.
     page.wait_for_function("() => window.app?.graph && window.LiteGraph && app.graph._nodes.length > 0",
@@ -114,9 +117,12 @@ def test_the_workflow_converter_gives_what_the_frontend_queues(comfy_page, comfy
     assert comfy_page.uncaught_errors == []
 
 
-def test_the_node_docs_panel_shows_the_packs_own_page(comfy_page, screenshots_dir):
+@pytest.mark.parametrize("frontend", [host.PINNED_FRONTEND, host.NEWER_FRONTEND], ids=lambda v: f"frontend-{v}")
+def test_the_node_docs_panel_shows_the_packs_own_page(request, browser_page, screenshots_dir, frontend):
     """Select a MagicMix node, press the selection toolbox's info button: the docs panel shows
-    web/docs/MagicMixLayoutNoise.md (its own words), not the generic description."""
+    web/docs/MagicMixLayoutNoise.md (its own words), not the generic description; on both frontends."""
+    server = request.getfixturevalue("comfy_server" if frontend == host.PINNED_FRONTEND else "newer_frontend_server")
+    comfy_page = open_page(browser_page, server.url)
     own_words = "Paint the mask on the layout image"
     page_text = (host.PACK_DIR / "web" / "docs" / "MagicMixLayoutNoise.md").read_text(encoding="utf-8")
     assert own_words in page_text
@@ -127,6 +133,6 @@ def test_the_node_docs_panel_shows_the_packs_own_page(comfy_page, screenshots_di
     info.wait_for(state="visible", timeout=30_000)
     info.click()
     expect(comfy_page.get_by_text(own_words)).to_be_visible(timeout=30_000)
-    shot = screenshots_dir / "node-docs-magicmix-layout-noise.png"
+    shot = screenshots_dir / f"node-docs-magicmix-layout-noise-frontend-{frontend}.png"
     comfy_page.screenshot(path=str(shot))
     assert comfy_page.uncaught_errors == []

@@ -24,6 +24,16 @@ def cache_dir() -> Path:
     return Path(os.environ.get("MAGICMIX_CACHE") or Path.home() / ".cache" / "comfyui-magicmix")
 
 
+# The pinned frontend is what the host's requirements install (comfyui-frontend-package 1.32.9 for
+# ComfyUI 0.3.75); tools/setup.sh unpacks this newer one for the canvas tests, served with --front-end-root.
+PINNED_FRONTEND = "1.32.9"
+NEWER_FRONTEND = "1.58.1"
+
+
+def newer_frontend_root() -> Path:
+    return cache_dir() / f"frontend-{NEWER_FRONTEND}"
+
+
 def comfyui_path() -> Path:
     path = Path(os.environ.get("COMFYUI_PATH") or cache_dir() / "comfyui")
     if not (path / "main.py").is_file():
