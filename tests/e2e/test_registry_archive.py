@@ -147,3 +147,13 @@ def test_nodesafe_finds_nothing_in_the_archive_but_reviewed_false_positives(unzi
                    if not is_false_positive(f, unzipped)]
     assert unexplained == []
     print(f"nodesafe on the archive: {report['verdict']}")
+
+
+def test_pyproject_declares_the_comfyui_and_frontend_versions_the_tests_ran_against():
+    """As the registry reads them (comfy-cli's own parser): requires-comfyui, and the frontend package
+    entry that it takes as the supported frontend and leaves out of the dependencies."""
+    from comfy_cli.registry.config_parser import extract_node_configuration
+    config = extract_node_configuration(str(host.PACK_DIR / "pyproject.toml"))
+    assert config.project.supported_comfyui_version == ">=0.3.75"
+    assert config.project.supported_comfyui_frontend_version == f">={host.PINNED_FRONTEND}"
+    assert config.project.dependencies == [], "the pack installs nothing beyond what ComfyUI ships"
