@@ -159,6 +159,27 @@ def sd15_model(comfy_host, sd15_checkpoint):
 
 
 @pytest.fixture(scope="session")
+def prompts(sd15_model):
+    """CONDITIONING of the generated checkpoint for a content, a layout and a negative prompt (CLIPTextEncode's)."""
+    clip = sd15_model[1]
+
+    def encode(text):
+        return clip.encode_from_tokens_scheduled(clip.tokenize(text))
+
+    return {name: encode(text) for name, text in {
+        "content": "a photo of a coffee machine", "layout": "a photo of a corgi", "negative": "blurry"}.items()}
+
+
+@pytest.fixture(scope="session")
+def layout_latent():
+    """A stand-in for a VAE-encoded 64x64 image (8x8 latent): smooth and non-zero everywhere."""
+    import torch
+    y, x = torch.meshgrid(torch.linspace(-1, 1, 8), torch.linspace(-1, 1, 8), indexing="ij")
+    channels = [torch.sin(3 * x + c) * torch.cos(2 * y - c) * 4 for c in range(4)]
+    return {"samples": torch.stack(channels)[None].float()}
+
+
+@pytest.fixture(scope="session")
 def demo_model(comfy_host, demo_checkpoint):
     """(MODEL, CLIP, VAE) of the demo-world checkpoint, loaded as CheckpointLoaderSimple loads it."""
     import comfy.sd

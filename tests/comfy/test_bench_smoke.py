@@ -6,7 +6,6 @@ generated checkpoint), so it also checks the command named in the README.
 """
 import json
 import subprocess
-from pathlib import Path
 
 import pytest
 

@@ -51,17 +51,6 @@ def model(sd15_model):
 
 
 @pytest.fixture(scope="module")
-def prompts(sd15_model):
-    clip = sd15_model[1]
-
-    def encode(text):
-        return clip.encode_from_tokens_scheduled(clip.tokenize(text))
-
-    return {name: encode(text) for name, text in {
-        "content": "a photo of a coffee machine", "layout": "a photo of a corgi", "negative": "blurry"}.items()}
-
-
-@pytest.fixture(scope="module")
 def layout_image_latent():
     # Stands in for a VAE-encoded 64x64 image: non-zero everywhere, no structure the checks could rely on.
     return {"samples": torch.randn((1, 4, 8, 8), generator=torch.Generator().manual_seed(2))}

@@ -25,26 +25,6 @@ def nodes_by_name(comfy_host):
     return comfy_host.NODE_CLASS_MAPPINGS
 
 
-@pytest.fixture(scope="module")
-def prompts(sd15_model):
-    _, clip, _ = sd15_model
-
-    def encode(text):
-        tokens = clip.tokenize(text)
-        return clip.encode_from_tokens_scheduled(tokens)
-
-    return {name: encode(text) for name, text in {
-        "content": "a photo of a coffee machine", "layout": "a photo of a corgi", "negative": "blurry"}.items()}
-
-
-@pytest.fixture(scope="module")
-def layout_latent():
-    # A stand-in for a VAE-encoded image: smooth, non-zero, 64x64 px.
-    y, x = torch.meshgrid(torch.linspace(-1, 1, 8), torch.linspace(-1, 1, 8), indexing="ij")
-    channels = [torch.sin(3 * x + c) * torch.cos(2 * y - c) * 4 for c in range(4)]
-    return {"samples": torch.stack(channels)[None].float()}
-
-
 def assert_matches(got, expected):
     difference = (got - expected).abs().max().item()
     bound = max(TOLERANCE, RELATIVE_TOLERANCE * expected.abs().max().item())

@@ -25,25 +25,6 @@ def nodes(comfy_host):
     return comfy_host.NODE_CLASS_MAPPINGS
 
 
-@pytest.fixture(scope="module")
-def prompts(sd15_model):
-    _, clip, _ = sd15_model
-
-    def encode(text):
-        return clip.encode_from_tokens_scheduled(clip.tokenize(text))
-
-    return {name: encode(text) for name, text in {
-        "content": "a photo of a coffee machine", "layout": "a photo of a corgi", "negative": "blurry"}.items()}
-
-
-@pytest.fixture(scope="module")
-def layout_latent():
-    # A stand-in for a VAE-encoded image: smooth, non-zero, 64x64 px.
-    y, x = torch.meshgrid(torch.linspace(-1, 1, LATENT_SIDE), torch.linspace(-1, 1, LATENT_SIDE), indexing="ij")
-    channels = [torch.sin(3 * x + c) * torch.cos(2 * y - c) * 4 for c in range(4)]
-    return {"samples": torch.stack(channels)[None].float()}
-
-
 def left_half_mask():
     """A 64x64 px MASK (as LoadImage gives it): 1 (mix) on the left half, 0 (keep) on the right.
 
