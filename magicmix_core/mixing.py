@@ -38,26 +38,36 @@ def run_one_step_at_a_time(inner_function, inner_options: dict, model, x: torch.
     mix the old derivatives belong to a latent that no longer exists.
     """
     extra_args = {} if extra_args is None else extra_args
-    base_seed = extra_args.get("seed")
     for i in range(len(sigmas) - 1):
         if before_step is not None:
             before_step(i)
-        step_args = dict(extra_args)
-        if base_seed is not None:
-            step_args["seed"] = base_seed + i
-        step_callback = None
-        if callback is not None:
-            step_callback = shift_step_index(callback, i)
-        x = inner_function(model, x, sigmas[i:i + 2], extra_args=step_args, callback=step_callback,
-                           disable=True, **inner_options)
+        x = inner_function(model, x, sigmas[i:i + 2], extra_args=seed_shifted(extra_args, i),
+                           callback=shift_step_index(callback, i), disable=True, **inner_options)
         x = after_step(i + 1, x)
     return x
 
 
 def shift_step_index(callback, offset: int):
-    # The inner sampler sees a one-step schedule and reports step 0; the progress bar and preview
-    # must see the step's place in the whole phase.
+    """``callback`` reporting step indices ``offset`` later (None stays None).
+
+    The inner sampler sees a one-step (or shorter) schedule and reports step 0; the progress bar and
+    preview must see the step's place in the whole phase.
+    """
+    if callback is None:
+        return None
     return lambda info: callback({**info, "i": info["i"] + offset})
+
+
+def seed_shifted(extra_args: dict, offset: int) -> dict:
+    """A copy of ``extra_args`` whose noise seed (when there is one) is ``offset`` later.
+
+    Each call of the inner sampler gets a seed of its own, so its noise is independent of the
+    other calls' and a seed still reproduces the whole run.
+    """
+    shifted = dict(extra_args)
+    if shifted.get("seed") is not None:
+        shifted["seed"] = shifted["seed"] + offset
+    return shifted
 
 
 class _LandedAtNextLevel(Exception):
@@ -178,24 +188,13 @@ def trajectory_recording_function(inner_function, inner_options: dict, record_fr
             return stepped
 
         x = run_one_step_at_a_time(inner_function, inner_options, model, x, sigmas[record_from_index:last + 1],
-                                   _seed_shifted(extra_args, record_from_index), _shifted(callback, record_from_index),
+                                   seed_shifted(extra_args, record_from_index), shift_step_index(callback, record_from_index),
                                    disable, after_step=keep,
                                    before_step=None if before_step is None else (lambda i: before_step(record_from_index + i)))
         if last < len(sigmas) - 1:
-            x = inner_function(model, x, sigmas[last:], extra_args=_seed_shifted(extra_args, last),
-                               callback=_shifted(callback, last), disable=disable, **inner_options)
+            x = inner_function(model, x, sigmas[last:], extra_args=seed_shifted(extra_args, last),
+                               callback=shift_step_index(callback, last), disable=disable, **inner_options)
         return x
 
     return sample_recording
 
-
-def _seed_shifted(extra_args: dict, offset: int) -> dict:
-    # A later call of the inner sampler gets its own noise seed, as each single step does.
-    shifted = dict(extra_args)
-    if "seed" in shifted:
-        shifted["seed"] = shifted["seed"] + offset
-    return shifted
-
-
-def _shifted(callback, offset: int):
-    return None if callback is None else shift_step_index(callback, offset)

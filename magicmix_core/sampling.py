@@ -392,14 +392,14 @@ class MagicMixKSampler(comfy.samplers.KSAMPLER):
 
         def both_phases(model, x, _sigmas, extra_args=None, callback=None, disable=None):
             z = layout_phase(model, x, sigmas[first:last + 1], extra_args=extra_args,
-                             callback=None if callback is None else shift_step_index(callback, first))
+                             callback=shift_step_index(callback, first))
             if last == total:
                 return z
             content_args = dict(extra_args or {})
             if "seed" in content_args:
                 content_args["seed"] = content_phase_seed(content_args["seed"], levels)
             return inner_function(model, z, sigmas[last:], extra_args=content_args,
-                                  callback=None if callback is None else shift_step_index(callback, last),
+                                  callback=shift_step_index(callback, last),
                                   disable=disable, **inner_options)
 
         return comfy.samplers.KSAMPLER(seeing_run_schedule(both_phases, sigmas[first:]),
