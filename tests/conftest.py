@@ -199,44 +199,36 @@ def comfy_server(request, tmp_path_factory, sd15_checkpoint):
 
     Its log is copied to test-artifacts/ when a test that used it failed (or when it fails to start).
     """
-    from support.server import ComfyServer
-
-    failed_before = set(request.config.stash[_FAILED_ITEMS])
-    server = ComfyServer({DEFAULT_CHECKPOINT_NAME: sd15_checkpoint}, workdir=tmp_path_factory.mktemp("comfy-server"))
-    try:
-        server.start()
-    except Exception:
-        _keep_server_log(server, "start-failed")
-        raise
-    try:
-        yield server
-    finally:
-        server.stop()
-        if _failed_since(request, failed_before, "comfy_server"):
-            _keep_server_log(server, "failed")
+    yield from _served(request, "comfy_server", sd15_checkpoint, tmp_path_factory.mktemp("comfy-server"), "")
 
 
 @pytest.fixture(scope="session")
 def newer_frontend_server(request, tmp_path_factory, sd15_checkpoint):
     """The same test server with the newer frontend (host.NEWER_FRONTEND, unpacked by tools/setup.sh)."""
-    from support.server import ComfyServer
-
     root = host.newer_frontend_root()
     assert (root / "index.html").is_file(), f"no frontend {host.NEWER_FRONTEND} at {root}: run tools/setup.sh"
+    yield from _served(request, "newer_frontend_server", sd15_checkpoint, tmp_path_factory.mktemp("comfy-server-newer"),
+                       "newer-frontend-", extra_args=("--front-end-root", str(root)))
+
+
+def _served(request, fixture_name: str, checkpoint: Path, workdir: Path, log_prefix: str, extra_args=()):
+    """A started test server for the session, stopped afterwards; its log kept when it fails to start
+    or when a test that used ``fixture_name`` failed."""
+    from support.server import ComfyServer
+
     failed_before = set(request.config.stash[_FAILED_ITEMS])
-    server = ComfyServer({DEFAULT_CHECKPOINT_NAME: sd15_checkpoint}, workdir=tmp_path_factory.mktemp("comfy-server-newer"),
-                         extra_args=("--front-end-root", str(root)))
+    server = ComfyServer({DEFAULT_CHECKPOINT_NAME: checkpoint}, workdir=workdir, extra_args=extra_args)
     try:
         server.start()
     except Exception:
-        _keep_server_log(server, "newer-frontend-start-failed")
+        _keep_server_log(server, f"{log_prefix}start-failed")
         raise
     try:
         yield server
     finally:
         server.stop()
-        if _failed_since(request, failed_before, "newer_frontend_server"):
-            _keep_server_log(server, "newer-frontend-failed")
+        if _failed_since(request, failed_before, fixture_name):
+            _keep_server_log(server, f"{log_prefix}failed")
 
 
 def _keep_server_log(server, why: str) -> None:

