@@ -21,6 +21,8 @@ What is compared (every run goes through the node classes, as a server would run
   set over the run (its high-water mark reset through /proc/self/clear_refs), both less what was
   in use when the run started, i.e. the run's working memory above the loaded model.
 - scaling: MagicMix image layout and KSamplerAdvanced against batch size, resolution and steps.
+- the layout phase per kind of sampler (bench/sampler_kinds.py): one sampler call per level against
+  KSamplerAdvanced's one call, on the real model and on a null model (the cost outside the model).
 """
 from __future__ import annotations
 
@@ -38,6 +40,8 @@ import threading
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+
+import sampler_kinds  # bench/sampler_kinds.py: this script's folder is first on sys.path
 
 BENCH_DIR = Path(__file__).resolve().parent
 PACK_DIR = BENCH_DIR.parent
@@ -93,13 +97,16 @@ class Plan:
     pixel_sizes: tuple
     step_counts: tuple
     text_memory: Settings | None  # an extra text-layout pair at a larger size, for memory
+    sampler_kind_rounds: int  # real-model rounds per sampler kind (bench/sampler_kinds.py)
+    sampler_kind_null_rounds: int  # null-model rounds per sampler kind
 
 
 FULL = Plan(base=Settings(), warmup_rounds=1, image_rounds=6, text_rounds=4, scaling_rounds=2,
             batches=(1, 2, 4), pixel_sizes=(64, 96, 128), step_counts=(25, 50, 100),
-            text_memory=Settings(steps=20, pixels=128))
+            text_memory=Settings(steps=20, pixels=128), sampler_kind_rounds=4, sampler_kind_null_rounds=5)
 SMOKE = Plan(base=Settings(steps=10), warmup_rounds=0, image_rounds=1, text_rounds=1, scaling_rounds=1,
-             batches=(1, 2), pixel_sizes=(64, 96), step_counts=(6, 10), text_memory=None)
+             batches=(1, 2), pixel_sizes=(64, 96), step_counts=(6, 10), text_memory=None, sampler_kind_rounds=1,
+             sampler_kind_null_rounds=1)
 
 
 # --- the minimum number of model evaluations -------------------------------------------------
@@ -505,7 +512,9 @@ def run_device(device: str, plan: Plan, log) -> dict:
     s = plan.base
     results = {"device": device, "machine": describe_machine(device, bench), "plan": {
         "base": asdict(s), "warmup_rounds": plan.warmup_rounds, "image_rounds": plan.image_rounds,
-        "text_rounds": plan.text_rounds, "scaling_rounds": plan.scaling_rounds}, "memory_method": bench.memory.method}
+        "text_rounds": plan.text_rounds, "scaling_rounds": plan.scaling_rounds,
+        "sampler_kind_rounds": plan.sampler_kind_rounds, "sampler_kind_null_rounds": plan.sampler_kind_null_rounds},
+        "memory_method": bench.memory.method}
     started = time.perf_counter()
     load_before = os.getloadavg()
 
@@ -569,6 +578,9 @@ def run_device(device: str, plan: Plan, log) -> dict:
                 "bytes": mine_bytes, "baseline_bytes": base_bytes, "ratio": mine_bytes / base_bytes,
                 "latent_bytes": 4 * (cell.pixels // 8) ** 2 * 4 * cell.batch})
             log(f"  {name}: {mine_bytes} bytes, {baseline_name}: {base_bytes} bytes")
+
+    results["sampler_kinds"] = sampler_kinds.measure_sampler_kinds(
+        bench, s, plan.sampler_kind_rounds, plan.sampler_kind_null_rounds, log, comparison)
 
     results["scaling"] = []
     grid = [("batch", "batch", value) for value in plan.batches] + \
@@ -734,6 +746,8 @@ def render_device(r: dict) -> list[str]:
         lines.append(f"| {row['axis']} | {row['value']} | {row['counted']} (min {row['evaluations']}) "
                      f"| {row['median_seconds']:.3f} | {row['baseline_median_seconds']:.3f} | {row['ratio']:.3f} "
                      f"| {adjusted} | {row['median_seconds'] / max(1, row['counted']):.4f} |")
+    lines += [""] + sampler_kinds.render_sampler_kinds(r["sampler_kinds"], s, cpu, r["plan"]["sampler_kind_rounds"],
+                                                       r["plan"]["sampler_kind_null_rounds"])
     return lines
 
 

@@ -209,23 +209,27 @@ class LayoutLatents:
     """The layout latents x_k of one run, in sampler space, on the sampling device.
 
     Image layout computes x_k = ``model_sampling.noise_scaling(sigma at level k, noise, x_0)`` when a
-    step needs it (nothing stored per level); the fixed noise and x_0 move to the device once.
-    Text layout reads the recorded trajectory.
+    step needs it (nothing stored per level); the fixed noise, x_0 and the schedule move to the device
+    once, and whether a level's sigma is the model's maximum is decided on the CPU copy, so a step
+    costs no host-device copy or synchronisation. Text layout reads the recorded trajectory.
     """
 
     def __init__(self, layout: MagicMixLayout, model_sampling):
         self.layout, self.model_sampling = layout, model_sampling
-        self._placed = None  # (device, dtype, noise, clean)
+        self._placed = None  # (device, dtype, noise, clean, sigmas on the device)
+        total = layout.levels.total_steps
+        self._is_max = {level: _is_max_sigma(model_sampling, layout.sigmas[total - level])
+                        for level in range(total + 1)} if layout.mode == IMAGE_LAYOUT else {}
 
     def at_level(self, level: int, like: torch.Tensor) -> torch.Tensor:
         if self.layout.mode == TEXT_LAYOUT:
             return self.layout.trajectory[level].to(like.device, like.dtype)
         if self._placed is None or self._placed[:2] != (like.device, like.dtype):
             self._placed = (like.device, like.dtype, self.layout.noise.to(like.device, like.dtype),
-                            self.layout.clean_latent.to(like.device, like.dtype))
-        _, _, noise, clean = self._placed
-        sigma = self.layout.sigma_at_level(level).to(like.device)
-        return self.model_sampling.noise_scaling(sigma, noise, clean, _is_max_sigma(self.model_sampling, sigma))
+                            self.layout.clean_latent.to(like.device, like.dtype), self.layout.sigmas.to(like.device))
+        _, _, noise, clean, sigmas = self._placed
+        sigma = sigmas[self.layout.levels.total_steps - level]
+        return self.model_sampling.noise_scaling(sigma, noise, clean, self._is_max[level])
 
 
 def preview_callback(model, steps: int):
@@ -379,11 +383,12 @@ class MagicMixKSampler(comfy.samplers.KSAMPLER):
         model_sampling = model_wrap.inner_model.model_sampling
         nus = nu_values(self.nu, self.nu_end, levels.mix_count, self.curve)
         first, last = levels.layout_start_index, levels.content_start_index
+        # decided once on the CPU: reading a sigma on the GPU at every step would synchronise it
+        is_max = [_is_max_sigma(model_sampling, sigma) for sigma in sigmas.cpu()]
 
         def layout_latent(index: int, like: torch.Tensor) -> torch.Tensor:
-            sigma = sigmas[first + index]
-            return model_sampling.noise_scaling(sigma, noise.to(like), latent_image.to(like),
-                                                _is_max_sigma(model_sampling, sigma))
+            return model_sampling.noise_scaling(sigmas[first + index], noise.to(like), latent_image.to(like),
+                                                is_max[first + index])
 
         layout_phase = layout_phase_function(stepwise_function(self), self.extra_options,
                                              start_latent=lambda x: layout_latent(0, x), layout_latent=layout_latent,

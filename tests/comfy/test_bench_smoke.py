@@ -83,3 +83,28 @@ def test_magicmix_holds_no_more_tensor_memory_than_its_baseline(smoke_run):
         for row in device["tensor_memory"]:
             assert row["baseline_bytes"] > 0
             assert row["ratio"] <= 1.05, f"{row['name']}: {row['bytes']} bytes against {row['baseline_bytes']}"
+
+
+# Model evaluations per layout step of each sampler kind's one-step rule (docs/samplers.md): dpmpp_sde
+# and heun evaluate twice per step; heunpp2 takes a plain Euler step on a one-step schedule.
+EVALUATIONS_PER_LAYOUT_STEP = {"euler": 1, "euler_ancestral": 1, "dpmpp_sde": 2, "dpmpp_2m": 1, "dpmpp_2m_sde": 1,
+                               "uni_pc": 1, "sa_solver": 1, "heun": 2, "heunpp2": 1}
+LAYOUT_STEPS = 6 - 3  # levels K_max = 6 down to K_min = 3
+
+
+def test_the_layout_phase_is_measured_for_every_kind_of_sampler(smoke_run):
+    table, results, _ = smoke_run
+    assert "### The layout phase per kind of sampler" in table.read_text()
+    for device in results:
+        rows = {row["sampler"]: row for row in device["sampler_kinds"]}
+        assert set(rows) == set(EVALUATIONS_PER_LAYOUT_STEP) | {"dpm_adaptive"}
+        for sampler, per_step in EVALUATIONS_PER_LAYOUT_STEP.items():
+            row = rows[sampler]
+            assert row["layout_steps"] == LAYOUT_STEPS
+            assert row["calls"] == row["null_calls"] == per_step * LAYOUT_STEPS, sampler
+            if sampler != "heunpp2":  # KSamplerAdvanced's heunpp2 uses its look-ahead rule over the range
+                assert row["baseline_calls"] == row["calls"], sampler
+        adaptive = rows["dpm_adaptive"]
+        assert adaptive["calls"] >= LAYOUT_STEPS  # at least one solve per level
+        for row in rows.values():
+            assert row["outside_ms_per_step"] > 0 and row["baseline_outside_ms_per_step"] > 0
