@@ -41,6 +41,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+import gpu_check  # bench/gpu_check.py, for the report of the GPU check that RESULTS.md holds
 import sampler_kinds  # bench/sampler_kinds.py: this script's folder is first on sys.path
 
 BENCH_DIR = Path(__file__).resolve().parent
@@ -811,6 +812,10 @@ def main(argv=None) -> int:
                 return done.returncode
             all_results.append(json.loads(json_path.read_text()))
     report = render(all_results, args.smoke)
+    if args.out.exists():  # the GPU check's report (bench/gpu_check.py) stays in the file
+        kept = gpu_check.embedded_report(args.out.read_text())
+        if kept is not None:
+            report = gpu_check.embed_in_results(report, kept)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(report)
     if args.json:

@@ -1,0 +1,574 @@
+"""The prepared GPU check: MagicMix on full-size SD1.5 and SDXL architectures, in-process, in minutes.
+
+A GPU machine is lent now and then, for about 15 minutes in all, with its own Python and torch and no
+package index. This script is what runs there, in one go (no server, no frontend):
+
+    python3 tools/prepare_gpu_check.py                       # here: the carry folder .gpu-check/
+    python3 bench/gpu_check.py --device cuda --carry .gpu-check --out $OUT/gpu_check.md --json $OUT/gpu_check.json
+
+The carry folder holds the ComfyUI source and the pure-Python packages ComfyUI imports that such a
+machine lacks (tools/prepare_gpu_check.py says which). The same script is the CI dry run:
+
+    python bench/gpu_check.py --device cpu --tiny --carry DIR --out FILE   # tiny models, same code path
+
+``--device cuda`` where torch sees no CUDA exits with status 2 before anything else runs.
+
+On random-weight UNets of SD1.5 (512 px) and SDXL (1024 px) widths and depths, built in-process from
+ComfyUI's classes (``--tiny``: one-level 32-channel UNets at 64 px), in fp16 and fp32, it measures:
+
+- MagicMix image layout against KSamplerAdvanced from step T - K_max, and text layout against the two
+  plain KSamplerAdvanced runs with the same model calls (bench/README.md), alternating rounds, timed
+  with CUDA synchronisation; peak CUDA memory above the loaded model against the baseline's;
+- the cost outside the model per layout step for each kind of sampler (bench/sampler_kinds.py's null
+  model, the same list as the CPU bench);
+- checks: outputs finite; the same seed gives the same latent; Cancel (ComfyUI's interrupt flag, seen
+  through the progress hook as the server installs it) stops within a step; previews are produced
+  (latent2rgb) at every step; text layout with the trajectory kept on the CPU (ComfyUI's default
+  intermediate device) and on the GPU (``--gpu-only``) gives the same result.
+
+MagicMix runs through ``magicmix_core`` exactly as the nodes call it, KSamplerAdvanced through
+``comfy.sample.sample`` with the arguments ``nodes.common_ksampler`` gives it; the node classes
+themselves need ``comfy_api`` (and PyAV), which such a machine does not have.
+"""
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+BENCH_DIR = Path(__file__).resolve().parent
+PACK_DIR = BENCH_DIR.parent
+sys.path.insert(0, str(BENCH_DIR))
+import sampler_kinds  # noqa: E402  (bench/sampler_kinds.py: the sampler list and the null model)
+
+RESULTS_BEGIN = "<!-- gpu-check: begin (written by bench/gpu_check.py --embed-into) -->"
+RESULTS_END = "<!-- gpu-check: end -->"
+
+
+def embed_in_results(results_text: str, check_text: str) -> str:
+    """RESULTS.md with the GPU check's report between the markers (added at the end when absent)."""
+    block = f"{RESULTS_BEGIN}\n{check_text.strip()}\n{RESULTS_END}"
+    if RESULTS_BEGIN in results_text and RESULTS_END in results_text:
+        head, rest = results_text.split(RESULTS_BEGIN, 1)
+        return head + block + rest.split(RESULTS_END, 1)[1]
+    return results_text.rstrip() + "\n\n" + block + "\n"
+
+
+def embedded_report(results_text: str) -> str | None:
+    """The GPU check's report held in RESULTS.md, or None."""
+    if RESULTS_BEGIN not in results_text or RESULTS_END not in results_text:
+        return None
+    return results_text.split(RESULTS_BEGIN, 1)[1].split(RESULTS_END, 1)[0].strip()
+
+
+# --- what runs -------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Case:
+    family: str  # "sd15" or "sdxl"
+    dtype: str  # "float16" or "float32"
+    pixels: int
+    rounds: int
+
+
+@dataclass(frozen=True)
+class Settings:
+    steps: int = 30
+    k_min: float = 0.3
+    k_max: float = 0.6
+    nu: float = 0.75
+    cfg: float = 7.5
+    sampler: str = "euler"
+    scheduler: str = "normal"
+    seed: int = 1
+
+
+FULL_CASES = (Case("sd15", "float16", 512, 3), Case("sdxl", "float16", 1024, 3),
+              Case("sd15", "float32", 512, 2), Case("sdxl", "float32", 1024, 2))
+TINY_CASES = (Case("sd15", "float16", 64, 1), Case("sdxl", "float16", 64, 1),
+              Case("sd15", "float32", 64, 1), Case("sdxl", "float32", 64, 1))
+FULL_SETTINGS, TINY_SETTINGS = Settings(), Settings(steps=10)
+NULL_ROUNDS = {"full": 3, "tiny": 1}
+
+TOKENS = 77
+SDXL_POOLED = 1280
+
+
+def unet_config(family: str, tiny: bool) -> dict:
+    """The UNet's architecture: SD1.5's or SDXL's widths and depths, or a one-level 32-channel UNet."""
+    common = {"use_checkpoint": False, "image_size": 32, "in_channels": 4, "out_channels": 4,
+              "use_spatial_transformer": True, "legacy": False, "use_temporal_attention": False,
+              "use_temporal_resblock": False}
+    if family == "sd15":
+        config = {**common, "adm_in_channels": None, "context_dim": 768, "use_linear_in_transformer": False,
+                  "model_channels": 320, "num_res_blocks": [2, 2, 2, 2], "channel_mult": [1, 2, 4, 4],
+                  "transformer_depth": [1, 1, 1, 1, 1, 1, 0, 0], "transformer_depth_middle": 1,
+                  "transformer_depth_output": [1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0], "num_heads": 8}
+    else:
+        config = {**common, "adm_in_channels": SDXL_POOLED + 6 * 256, "num_classes": "sequential",
+                  "context_dim": 2048, "use_linear_in_transformer": True, "model_channels": 320,
+                  "num_res_blocks": [2, 2, 2], "channel_mult": [1, 2, 4],
+                  "transformer_depth": [0, 0, 2, 2, 10, 10], "transformer_depth_middle": 10,
+                  "transformer_depth_output": [0, 0, 0, 2, 2, 2, 10, 10, 10], "num_head_channels": 64}
+    if tiny:
+        config.update(model_channels=32, num_res_blocks=[1], channel_mult=[1], transformer_depth=[1],
+                      transformer_depth_middle=1, transformer_depth_output=[1, 1])
+    return config
+
+
+def build_model(family: str, dtype_name: str, tiny: bool, seed: int = 0):
+    """A ModelPatcher of random weights (normal / sqrt(fan_in), norms 1, biases 0), left on the offload
+    device so that ComfyUI loads it for sampling as it loads a checkpoint."""
+    import torch
+    import comfy.model_base
+    import comfy.model_management
+    import comfy.model_patcher
+    import comfy.supported_models
+
+    dtype = getattr(torch, dtype_name)
+    config_class = comfy.supported_models.SD15 if family == "sd15" else comfy.supported_models.SDXL
+    config = config_class(unet_config(family, tiny))
+    if tiny:  # the configs set full-size heads in __init__
+        config.unet_config["num_heads"], config.unet_config["num_head_channels"] = -1, 16
+    config.set_inference_dtype(dtype, None)
+    load_device = comfy.model_management.get_torch_device()
+    base_class = comfy.model_base.BaseModel if family == "sd15" else comfy.model_base.SDXL
+    base = base_class(config, model_type=comfy.model_base.ModelType.EPS, device=load_device)
+    generator = torch.Generator(device=load_device).manual_seed(seed)
+    with torch.no_grad():
+        for module in base.modules():
+            is_norm = "norm" in type(module).__name__.lower()
+            for name, parameter in module.named_parameters(recurse=False):
+                if is_norm:
+                    parameter.fill_(1.0 if name == "weight" else 0.0)
+                elif parameter.ndim >= 2:
+                    parameter.copy_(torch.randn(parameter.shape, generator=generator, device=load_device)
+                                    / parameter[0].numel() ** 0.5)
+                else:
+                    parameter.zero_()
+    offload = comfy.model_management.unet_offload_device()
+    base.to(offload)
+    return comfy.model_patcher.ModelPatcher(base, load_device=load_device, offload_device=offload)
+
+
+def conditioning(family: str, pixels: int, seed: int) -> list:
+    import torch
+    generator = torch.Generator().manual_seed(seed)
+    if family == "sd15":
+        return [[torch.randn((1, TOKENS, 768), generator=generator), {}]]
+    extras = {"pooled_output": torch.randn((1, SDXL_POOLED), generator=generator), "width": pixels,
+              "height": pixels, "crop_w": 0, "crop_h": 0, "target_width": pixels, "target_height": pixels}
+    return [[torch.randn((1, TOKENS, 2048), generator=generator), extras]]
+
+
+def layout_latent(pixels: int) -> dict:
+    """A smooth non-zero stand-in for an encoded layout image (as bench/run_bench.py's)."""
+    import torch
+    side = pixels // 8
+    y, x = torch.meshgrid(torch.linspace(-1, 1, side), torch.linspace(-1, 1, side), indexing="ij")
+    return {"samples": torch.stack([torch.sin(3 * x + c) * torch.cos(2 * y - c) * 4 for c in range(4)])[None]}
+
+
+class Runs:
+    """MagicMix (as the nodes call the core) and KSamplerAdvanced (as common_ksampler calls comfy.sample)."""
+
+    def __init__(self, model, family: str, pixels: int, s: Settings):
+        import torch
+        from magicmix_core import levels, sampling
+        self.torch, self.sampling, self.s = torch, sampling, s
+        self.model, self.pixels = model, pixels
+        self.content, self.layout_prompt, self.negative = (conditioning(family, pixels, seed) for seed in (1, 2, 3))
+        self.levels = levels.LevelRange.from_fractions(s.k_min, s.k_max, s.steps)
+        self.image = layout_latent(pixels)
+        self.empty = {"samples": torch.zeros_like(self.image["samples"])}
+
+    def _sigmas(self, model):
+        return self.sampling.schedule_sigmas(model, self.s.scheduler, self.s.steps)
+
+    def magicmix_image(self, model=None, sampler_name=None):
+        model, s = model or self.model, self.s
+        sampler = self.sampling.sampler_from_name(sampler_name or s.sampler)
+        layout = self.sampling.make_image_layout(model, self.image, s.seed, self._sigmas(model), self.levels)
+        nus = self.sampling.nus_for(layout, s.nu, s.nu, "constant")
+        return self.sampling.magicmix(model, layout, self.content, self.negative, s.cfg, sampler, nus)
+
+    def magicmix_text(self):
+        s, sampler = self.s, self.sampling.sampler_from_name(self.s.sampler)
+        layout = self.sampling.make_text_layout(self.model, self.empty, s.seed, self._sigmas(self.model), self.levels,
+                                                self.layout_prompt, self.negative, s.cfg, sampler)
+        nus = self.sampling.nus_for(layout, s.nu, s.nu, "constant")
+        return self.sampling.magicmix(self.model, layout, self.content, self.negative, s.cfg, sampler, nus)
+
+    def layout_phase(self, model, sampler_name):
+        s, sampler = self.s, self.sampling.sampler_from_name(sampler_name)
+        layout = self.sampling.make_image_layout(model, self.image, s.seed, self._sigmas(model), self.levels)
+        return self.sampling.sample_layout_phase(model, layout, self.content, self.negative, s.cfg, sampler,
+                                                 self.sampling.nus_for(layout, s.nu, s.nu, "constant"))
+
+    def ksampler_advanced(self, positive, latent, start: int, end: int, leftover: bool, model=None,
+                          sampler_name=None):
+        import comfy.sample
+        import comfy.utils
+        import latent_preview
+        model, s = model or self.model, self.s
+        samples = comfy.sample.fix_empty_latent_channels(model, latent["samples"])
+        noise = comfy.sample.prepare_noise(samples, s.seed, None)
+        return comfy.sample.sample(model, noise, s.steps, s.cfg, sampler_name or s.sampler, s.scheduler, positive,
+                                   self.negative, samples, denoise=1.0, disable_noise=False, start_step=start,
+                                   last_step=end, force_full_denoise=not leftover,
+                                   callback=latent_preview.prepare_callback(model, s.steps),
+                                   disable_pbar=not comfy.utils.PROGRESS_BAR_ENABLED, seed=s.seed)
+
+    def plain_image(self):
+        return self.ksampler_advanced(self.content, self.image, self.s.steps - self.levels.k_max_level, 10000, False)
+
+    def plain_text(self):
+        s, lv = self.s, self.levels
+        layout = self.ksampler_advanced(self.layout_prompt, self.empty, 0, s.steps - lv.k_min_level, False)
+        return self.ksampler_advanced(self.content, {"samples": layout}, s.steps - lv.k_max_level, 10000, False)
+
+    def plain_layout_phase(self, model, sampler_name):
+        s, lv = self.s, self.levels
+        return self.ksampler_advanced(self.content, self.image, s.steps - lv.k_max_level, s.steps - lv.k_min_level,
+                                      True, model=model, sampler_name=sampler_name)
+
+
+# --- measuring -------------------------------------------------------------------------------------
+
+class Device:
+    def __init__(self, name: str):
+        import torch
+        self.torch, self.cuda = torch, name == "cuda"
+
+    def sync(self):
+        if self.cuda:
+            self.torch.cuda.synchronize()
+
+    def run(self, function):
+        """(result, seconds, peak bytes above the start or None on the CPU)."""
+        torch = self.torch
+        gc.collect()
+        self.sync()
+        if self.cuda:
+            torch.cuda.reset_peak_memory_stats()
+            start_bytes = torch.cuda.memory_allocated()
+        with torch.inference_mode():
+            start = time.perf_counter()
+            result = function()
+            self.sync()
+            seconds = time.perf_counter() - start
+        peak = torch.cuda.max_memory_allocated() - start_bytes if self.cuda else None
+        return result, seconds, peak
+
+
+class ProgressHook:
+    """The progress hook as ComfyUI's server installs it: it is where Cancel is noticed; counts previews."""
+
+    def __init__(self):
+        self.updates = self.previews = 0
+        self.on_update = None
+
+    def __call__(self, value, total, preview_image, prompt_id=None, node_id=None):
+        import comfy.model_management
+        self.updates += 1
+        self.previews += preview_image is not None
+        if self.on_update is not None:
+            self.on_update(self.updates)
+        comfy.model_management.throw_exception_if_processing_interrupted()
+
+
+class CallCounter:
+    def __init__(self):
+        self.calls = 0
+
+    def __call__(self, apply_model, args):
+        self.calls += 1
+        return apply_model(args["input"], args["timestep"], **args["c"])
+
+
+def alternate(device: Device, contenders: dict, rounds: int) -> dict:
+    """One dropped warm-up round, then ``rounds`` rounds, the order flipping each round."""
+    kept = {name: [] for name in contenders}
+    for round_index in range(rounds + 1):
+        names = list(contenders) if round_index % 2 == 0 else list(contenders)[::-1]
+        for name in names:
+            measured = device.run(contenders[name])
+            if round_index > 0:
+                kept[name].append(measured)
+    return kept
+
+
+def summary(mine: list, base: list) -> dict:
+    ratios = [m[1] / b[1] for m, b in zip(mine, base)]
+    row = {"seconds": [m[1] for m in mine], "baseline_seconds": [b[1] for b in base],
+           "median_seconds": statistics.median(m[1] for m in mine),
+           "baseline_median_seconds": statistics.median(b[1] for b in base),
+           "ratios": ratios, "ratio": statistics.median(ratios)}
+    if mine[0][2] is not None:
+        row["peak_bytes"] = statistics.median(m[2] for m in mine)
+        row["baseline_peak_bytes"] = statistics.median(b[2] for b in base)
+    finite = all(bool(m[0].isfinite().all()) for m in mine + base)
+    same = all(bool((m[0] == mine[0][0]).all()) for m in mine)
+    return {**row, "finite": finite, "same_seed_same_result": same}
+
+
+def check_cancel(runs: Runs, hook: ProgressHook, device: Device, at_update: int = 3) -> dict:
+    """Set ComfyUI's interrupt flag at a progress update of the layout phase; count model calls after it."""
+    import comfy.model_management
+    counter = CallCounter()
+    counted = runs.model.clone()
+    counted.set_model_unet_function_wrapper(counter)
+    state, first_update = {}, hook.updates
+
+    def on_update(update):
+        if update - first_update == at_update and "calls" not in state:
+            state["calls"], state["time"] = counter.calls, time.perf_counter()
+            comfy.model_management.interrupt_current_processing(True)
+
+    hook.on_update = on_update
+    stopped = False
+    try:
+        device.run(lambda: runs.magicmix_image(model=counted))
+    except comfy.model_management.InterruptProcessingException:
+        stopped = True
+    finally:
+        hook.on_update = None
+        comfy.model_management.interrupt_current_processing(False)
+    return {"stopped": stopped, "set_at_step": at_update, "model_calls_after_the_flag": counter.calls - state["calls"],
+            "ms_to_stop": (time.perf_counter() - state["time"]) * 1000, "total_model_calls": counter.calls}
+
+
+def check_previews(runs: Runs, hook: ProgressHook, device: Device) -> dict:
+    before_updates, before_previews = hook.updates, hook.previews
+    device.run(runs.magicmix_image)
+    return {"progress_updates": hook.updates - before_updates, "previews": hook.previews - before_previews,
+            "steps": runs.levels.k_max_level}
+
+
+def check_trajectory_devices(runs: Runs, device: Device) -> dict:
+    """Text layout with the layout trajectory on the intermediate device (CPU) and on the GPU (--gpu-only)."""
+    import comfy.model_management as mm
+    results = {}
+    saved = mm.args.gpu_only
+    try:
+        for gpu_only in (False, True):
+            mm.args.gpu_only = gpu_only
+            store = f"{mm.intermediate_device()}{' (--gpu-only)' if gpu_only else ''}"
+            latent, seconds, peak = device.run(runs.magicmix_text)
+            results[store] = {"seconds": seconds, "peak_bytes": peak, "latent": latent.cpu()}
+    finally:
+        mm.args.gpu_only = saved
+    latents = [r.pop("latent") for r in results.values()]
+    difference = float((latents[0] - latents[-1]).abs().max())
+    return {"stores": results, "max_abs_difference": difference}
+
+
+def sampler_kind_costs(runs: Runs, device: Device, rounds: int) -> list[dict]:
+    """ms per layout step outside the model, MagicMix against KSamplerAdvanced, on the null model."""
+    nulled, null = sampler_kinds.null_model(runs.model)
+    steps = runs.levels.mix_count
+    rows = []
+    for sampler, kind in sampler_kinds.SAMPLER_KINDS:
+        timed = alternate(device, {"MagicMix": lambda: runs.layout_phase(nulled, sampler),
+                                   "KSamplerAdvanced": lambda: runs.plain_layout_phase(nulled, sampler)}, rounds)
+        mine = statistics.median(t[1] for t in timed["MagicMix"]) * 1000 / steps
+        base = statistics.median(t[1] for t in timed["KSamplerAdvanced"]) * 1000 / steps
+        rows.append({"sampler": sampler, "kind": kind, "outside_ms_per_step": mine,
+                     "baseline_outside_ms_per_step": base, "extra_ms_per_step": mine - base})
+    return rows
+
+
+def run_case(case: Case, s: Settings, device: Device, hook: ProgressHook, tiny: bool, first: bool, log) -> dict:
+    import comfy.model_management
+    started = time.perf_counter()
+    model = build_model(case.family, case.dtype, tiny)
+    built = time.perf_counter() - started
+    runs = Runs(model, case.family, case.pixels, s)
+    _, first_seconds, _ = device.run(runs.plain_image)  # loads the model onto the device
+    log(f"[{case.family} {case.dtype}] built in {built:.1f} s, first run (with loading) {first_seconds:.2f} s")
+    image = alternate(device, {"MagicMix": runs.magicmix_image, "KSamplerAdvanced": runs.plain_image}, case.rounds)
+    text = alternate(device, {"MagicMix": runs.magicmix_text, "plain runs": runs.plain_text}, case.rounds)
+    result = {"case": asdict(case), "build_seconds": built, "first_run_seconds": first_seconds,
+              "image": summary(image["MagicMix"], image["KSamplerAdvanced"]),
+              "text": summary(text["MagicMix"], text["plain runs"])}
+    log(f"  image ratio {result['image']['ratio']:.3f}, text ratio {result['text']['ratio']:.3f}")
+    if first:  # the checks and the per-sampler costs, once per device, on the first (fp16 SD1.5) case
+        result["cancel"] = check_cancel(runs, hook, device)
+        result["previews"] = check_previews(runs, hook, device)
+        result["trajectory"] = check_trajectory_devices(runs, device)
+        result["sampler_kinds"] = sampler_kind_costs(runs, device, NULL_ROUNDS["tiny" if tiny else "full"])
+        log(f"  cancel {result['cancel']}, previews {result['previews']}")
+    del runs, model
+    comfy.model_management.unload_all_models()
+    comfy.model_management.soft_empty_cache()
+    result["seconds"] = time.perf_counter() - started
+    return result
+
+
+# --- set-up and report -------------------------------------------------------------------------------
+
+def comfyui_source(carry: Path | None) -> Path:
+    if carry is not None:
+        return carry / "comfyui"
+    if os.environ.get("COMFYUI_PATH"):
+        return Path(os.environ["COMFYUI_PATH"])
+    cache = Path(os.environ.get("MAGICMIX_CACHE") or Path.home() / ".cache" / "comfyui-magicmix")
+    return cache / "comfyui"
+
+
+def import_comfy(carry: Path | None, device: str) -> Path:
+    """Put ComfyUI (and the carried packages) on sys.path and parse its arguments, as main.py does."""
+    host = comfyui_source(carry).resolve()
+    if not (host / "comfy" / "model_management.py").is_file():
+        raise SystemExit(f"--carry/COMFYUI_PATH: no ComfyUI source at {host} (run tools/prepare_gpu_check.py)")
+    paths = [str(host)] + ([str(carry.resolve() / "site")] if carry is not None else [])
+    sys.path[:0] = paths
+    sys.path.append(str(PACK_DIR))  # magicmix_core; last, so that ComfyUI's modules win any name
+    import comfy.options
+    saved = sys.argv
+    sys.argv = ["main.py", "--disable-api-nodes", "--preview-method", "latent2rgb"] + (["--cpu"] if device == "cpu" else [])
+    try:
+        comfy.options.enable_args_parsing()
+        import comfy.cli_args  # noqa: F401  (parses sys.argv now)
+    finally:
+        comfy.options.enable_args_parsing(False)
+        sys.argv = saved
+    return host
+
+
+def describe(device: Device, host: Path) -> dict:
+    import comfy.model_management
+    import torch
+    import torchsde
+    import comfyui_version  # ComfyUI's own, on sys.path since import_comfy
+    machine = {"python": platform.python_version(), "torch": torch.__version__, "comfyui": comfyui_version.__version__,
+               "platform": platform.platform(), "cpus": os.cpu_count(), "torch_threads": torch.get_num_threads(),
+               "imported_from": {"comfy": str(Path(comfy.model_management.__file__).parent), "torchsde": str(Path(torchsde.__file__).parent)}}
+    if device.cuda:
+        machine["gpu"] = torch.cuda.get_device_name()
+        machine["cuda"] = torch.version.cuda
+    return machine
+
+
+def _mib(value) -> str:
+    return "n/a" if value is None else f"{value / 2**20:.1f}"
+
+
+def render(report: dict) -> str:
+    m, s = report["machine"], report["settings"]
+    dry = report["tiny"]
+    lines = [f"## GPU check ({'dry run on the CPU, tiny models: the code path, not figures' if dry else m.get('gpu', 'cpu')})",
+             "",
+             f"Made by `bench/gpu_check.py --device {report['device']}{' --tiny' if dry else ''}` on {report['date']} "
+             f"in {report['seconds']:.0f} s. Python {m['python']}, torch {m['torch']}"
+             + (f" (CUDA {m['cuda']})" if "cuda" in m else "") + f", ComfyUI {m['comfyui']}, {m['platform']}.",
+             f"Settings: {s['steps']} steps, k_max {s['k_max']}, k_min {s['k_min']}, nu {s['nu']}, cfg {s['cfg']}, "
+             f"{s['sampler']}/{s['scheduler']}, batch 1; random-weight UNets of "
+             + ("one level, 32 channels" if dry else "SD1.5 and SDXL widths and depths") + ".", "",
+             "| model | dtype | px | mode | MagicMix s | baseline s | wall ratio | per-round ratios | peak MiB MagicMix / baseline "
+             "| finite | same seed, same latent |", "|---|---|---|---|---|---|---|---|---|---|---|"]
+    for c in report["cases"]:
+        case = c["case"]
+        for mode, baseline in (("image", "KSamplerAdvanced"), ("text", "plain runs")):
+            r = c[mode]
+            lines.append(f"| {case['family']} | {case['dtype']} | {case['pixels']} | {mode} (vs {baseline}) "
+                         f"| {r['median_seconds']:.3f} | {r['baseline_median_seconds']:.3f} | {r['ratio']:.3f} "
+                         f"| {', '.join(f'{x:.3f}' for x in r['ratios'])} "
+                         f"| {_mib(r.get('peak_bytes'))} / {_mib(r.get('baseline_peak_bytes'))} "
+                         f"| {'yes' if r['finite'] else '**NO**'} | {'yes' if r['same_seed_same_result'] else '**NO**'} |")
+    for skipped in report["skipped"]:
+        lines.append(f"| {skipped['family']} | {skipped['dtype']} | {skipped['pixels']} | skipped: over the time budget "
+                     f"| | | | | | | |")
+    first = report["cases"][0] if report["cases"] else None
+    if first and "cancel" in first:
+        c, p, t = first["cancel"], first["previews"], first["trajectory"]
+        case = first["case"]
+        lines += ["", f"Checks on {case['family']} {case['dtype']}:",
+                  f"- Cancel: interrupt flag set at progress update {c['set_at_step']}: "
+                  f"{'stopped' if c['stopped'] else '**did not stop**'} after {c['model_calls_after_the_flag']} more "
+                  f"model calls, {c['ms_to_stop']:.1f} ms.",
+                  f"- Previews (latent2rgb): {p['previews']} previews in {p['progress_updates']} progress updates for "
+                  f"{p['steps']} steps.",
+                  "- Text layout trajectory: " + ", ".join(
+                      f"on {store}: {v['seconds']:.3f} s, peak {_mib(v['peak_bytes'])} MiB"
+                      for store, v in t["stores"].items()) + f"; max |difference| {t['max_abs_difference']:.3g}.",
+                  "", "ms per layout step outside the model (null model, bench/sampler_kinds.py):", "",
+                  "| sampler | kind | MagicMix | KSamplerAdvanced | extra |", "|---|---|---|---|---|"]
+        for r in first["sampler_kinds"]:
+            lines.append(f"| {r['sampler']} | {r['kind']} | {r['outside_ms_per_step']:.3f} "
+                         f"| {r['baseline_outside_ms_per_step']:.3f} | {r['extra_ms_per_step']:+.3f} |")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description="The prepared GPU check (see the module docstring)")
+    parser.add_argument("--device", choices=("cuda", "cpu"), default="cuda")
+    parser.add_argument("--tiny", action="store_true", help="tiny models at 64 px, 10 steps: the dry run")
+    parser.add_argument("--carry", type=Path, help="the folder of tools/prepare_gpu_check.py (default: the set-up's ComfyUI)")
+    parser.add_argument("--out", type=Path, help="the Markdown report (needed unless --embed)")
+    parser.add_argument("--json", type=Path, help="also the raw results")
+    parser.add_argument("--embed-into", type=Path, help="also put the report into this RESULTS.md, between markers")
+    parser.add_argument("--embed", type=Path, metavar="REPORT",
+                        help="run nothing: put this report (e.g. fetched from the GPU machine) into --embed-into "
+                             "(default bench/RESULTS.md)")
+    parser.add_argument("--budget-s", type=float, default=240.0,
+                        help="start no further model case after this many seconds (default %(default)s)")
+    args = parser.parse_args(argv)
+    if args.embed is not None:
+        target = args.embed_into or BENCH_DIR / "RESULTS.md"
+        target.write_text(embed_in_results(target.read_text(), args.embed.read_text()))
+        print(f"{args.embed} is now in {target}")
+        return 0
+    if args.out is None:
+        parser.error("--out is needed (or --embed REPORT)")
+    started = time.perf_counter()
+    log = lambda message: print(message, file=sys.stderr, flush=True)
+
+    import torch
+    if args.device == "cuda" and not torch.cuda.is_available():
+        print(f"--device cuda: torch {torch.__version__} sees no CUDA device here; use --device cpu for the dry run",
+              file=sys.stderr)
+        return 2
+    host = import_comfy(args.carry, args.device)
+    import comfy.model_management
+    import comfy.utils
+    device = Device(args.device)
+    if str(comfy.model_management.get_torch_device()).split(":")[0] != args.device:
+        print(f"ComfyUI picked {comfy.model_management.get_torch_device()}, not {args.device}", file=sys.stderr)
+        return 2
+    hook = ProgressHook()
+    comfy.utils.set_progress_bar_global_hook(hook)
+    comfy.utils.PROGRESS_BAR_ENABLED = False  # no tqdm lines, for MagicMix and the baselines alike
+    cases, s = (TINY_CASES, TINY_SETTINGS) if args.tiny else (FULL_CASES, FULL_SETTINGS)
+    report = {"device": args.device, "tiny": args.tiny, "settings": asdict(s), "machine": describe(device, host),
+              "date": time.strftime("%Y-%m-%d %H:%M %Z"), "cases": [], "skipped": []}
+    for index, case in enumerate(cases):
+        if index > 0 and time.perf_counter() - started > args.budget_s:
+            report["skipped"].append(asdict(case))
+            continue
+        report["cases"].append(run_case(case, s, device, hook, args.tiny, index == 0, log))
+    report["seconds"] = time.perf_counter() - started
+    text = render(report)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(text)
+    if args.json:
+        args.json.write_text(json.dumps(report, indent=1))
+    if args.embed_into:
+        args.embed_into.write_text(embed_in_results(args.embed_into.read_text(), text))
+    print(text)
+    checks_ok = all(c[mode]["finite"] and c[mode]["same_seed_same_result"] for c in report["cases"]
+                    for mode in ("image", "text"))
+    first = report["cases"][0]
+    checks_ok = checks_ok and first["cancel"]["stopped"] and first["previews"]["previews"] > 0
+    return 0 if checks_ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
