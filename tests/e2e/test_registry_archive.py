@@ -32,7 +32,8 @@ COMFY_CLI = (sys.executable, "-m", "comfy_cli", "--skip-prompt", "--no-enable-te
 RUNTIME_FILES = ("__init__.py", "README.md", "pyproject.toml", "requirements.txt", "tools/install_layouts.py",
                  "web/docs/MagicMixLayoutNoise.md")
 RUNTIME_FOLDERS = ("nodes", "magicmix_core", "workflows", "layouts", "web/docs")
-LEFT_OUT = ("tests/", "bench/", ".ci/", "docs/", "demo_world/", "tools/run_", "tools/setup", "tools/make_",
+LEFT_OUT = ("tests/", "bench/", ".ci/", "docs/", "demo_world/", "magicmix_diffusers/", "tools/run_", "tools/setup",
+            "tools/make_", "tools/prepare_",
             "requirements-dev.txt", "pytest.ini")
 # The layout installer copies files into ComfyUI's input folder on purpose (a user runs it; ComfyUI never
 # imports tools/): what our scan reports there is its file handling and nothing else.

@@ -1,0 +1,200 @@
+"""MagicMix over a diffusers Stable Diffusion pipeline (SD1.x, SD2.x incl. v-prediction).
+
+The levels and the mix are ``magicmix_core.levels`` and ``magicmix_core.mixing`` (the ComfyUI pack's
+own); the model, scheduler arithmetic and text encoder are the pipeline's. Level k is schedule index
+T - k: ``timesteps[T - k]`` (level 0 is the clean end of the schedule).
+
+Step order (the paper's Fig. 2, as in the ComfyUI nodes): from the layout latent x_{K_max}, for each
+level k = K_max .. K_min + 1: z' = scheduler.step(model(z_k), t_k, z_k), then
+z_{k-1} = nu * z' + (1 - nu) * x_{k-1}; the mixed latent is what the next step starts from. Then
+plain steps from level K_min to 0. Layout latents: image layout x_k = ``scheduler.add_noise(x_0, noise,
+t_k)`` with one fixed noise (the scheduler's own sample space, whatever it is); text layout x_k is the
+layout prompt's own trajectory from pure noise, recorded at levels K_max .. K_min.
+
+Multistep schedulers (those with ``lower_order_nums``: DPMSolverMultistep, UniPC, DEIS...) restart
+their history before every layout-phase step, so each is their first-order step, and once more at
+K_min (the content phase starts at first order and climbs back to full order), as the ComfyUI pack
+does with multistep samplers (docs/samplers.md): after a mix, earlier model outputs describe a latent
+that no longer exists. Single-step schedulers (Euler, Euler ancestral, DDIM, DDPM) are exact.
+"""
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from typing import Optional, Sequence
+
+import torch
+
+from magicmix_core.levels import LevelRange, nu_values
+from magicmix_core.mixing import mix
+
+
+@dataclass
+class MagicMixOutput:
+    latents: torch.Tensor  # in the scheduler's space, VAE scaling applied (what pipe.vae.decode takes / scaling)
+    images: Optional[list] = None  # PIL images when output_type is "pil"
+
+
+def comfy_noise(shape: Sequence[int], seed: int) -> torch.Tensor:
+    """The fixed noise as ComfyUI draws it: one randn over the whole batch from ``seed`` (CPU, float32)."""
+    return torch.randn(tuple(shape), generator=torch.Generator(device="cpu").manual_seed(seed), dtype=torch.float32)
+
+
+def encode_prompt(pipe, prompt: str, batch_size: int) -> torch.Tensor:
+    """The pipeline's text encoder on one prompt, padded to the encoder's 77 tokens, repeated over the batch."""
+    length = pipe.text_encoder.config.max_position_embeddings  # 77 (a tokenizer file may say more)
+    tokens = pipe.tokenizer([prompt], padding="max_length", max_length=length, truncation=True, return_tensors="pt")
+    with torch.no_grad():
+        embeddings = pipe.text_encoder(tokens.input_ids.to(pipe.text_encoder.device))[0]
+    return embeddings.repeat(batch_size, 1, 1)
+
+
+@dataclass
+class Guidance:
+    """A prompt, its negative and the CFG scale, encoded once."""
+
+    positive: torch.Tensor
+    negative: torch.Tensor
+    scale: float
+
+
+def guidance(pipe, prompt: str, negative_prompt: str, scale: float, batch_size: int) -> Guidance:
+    return Guidance(encode_prompt(pipe, prompt, batch_size), encode_prompt(pipe, negative_prompt, batch_size), scale)
+
+
+def model_output(pipe, scheduler, z: torch.Tensor, t, g: Guidance) -> torch.Tensor:
+    """The UNet's output at timestep ``t`` with classifier-free guidance (cond and uncond in one batch)."""
+    unet = pipe.unet
+    if g.scale == 1.0:
+        model_in = scheduler.scale_model_input(z, t).to(unet.dtype)
+        return unet(model_in, t, encoder_hidden_states=g.positive.to(unet.dtype)).sample.to(z.dtype)
+    model_in = scheduler.scale_model_input(torch.cat([z, z]), t).to(unet.dtype)
+    context = torch.cat([g.negative, g.positive]).to(unet.dtype)
+    uncond, cond = unet(model_in, t, encoder_hidden_states=context).sample.to(z.dtype).chunk(2)
+    return uncond + g.scale * (cond - uncond)
+
+
+def restart_history(scheduler) -> None:
+    """Make a multistep scheduler's next step first order (no-op for single-step schedulers)."""
+    if hasattr(scheduler, "lower_order_nums"):
+        scheduler.lower_order_nums = 0
+    if hasattr(scheduler, "model_outputs"):
+        scheduler.model_outputs = [None] * len(scheduler.model_outputs)
+    if hasattr(scheduler, "last_sample"):
+        scheduler.last_sample = None
+
+
+def step(pipe, scheduler, z: torch.Tensor, t, g: Guidance, generator: torch.Generator) -> torch.Tensor:
+    eps = model_output(pipe, scheduler, z, t, g)
+    return scheduler.step(eps, t, z, generator=generator, return_dict=False)[0]
+
+
+def pure_noise_scale(scheduler) -> float:
+    """The factor on the fixed noise for a run that starts from pure noise: ComfyUI's, on both hosts.
+
+    ComfyUI starts such a run (its first sigma is the model's largest) from noise * sqrt(1 + sigma^2),
+    the spread of x_T for an image of unit variance. diffusers' sigma-space schedulers with "trailing"
+    or "linspace" spacing start from noise * sigma (``init_noise_sigma``), 0.2 % less at SD's
+    sigma_max 14.6; VP-space schedulers (DDIM, DDPM, DPM-Solver) start from noise * 1 on both.
+    """
+    scale = float(scheduler.init_noise_sigma)
+    if scale > 1.0 and getattr(scheduler.config, "timestep_spacing", None) in ("linspace", "trailing"):
+        return (scale ** 2 + 1.0) ** 0.5
+    return scale
+
+
+def text_layout_trajectory(pipe, scheduler, noise: torch.Tensor, levels: LevelRange, g: Guidance,
+                           generator: torch.Generator) -> dict:
+    """The layout prompt's own run from pure noise down to level K_min; its latents of levels K_max .. K_min.
+
+    Steps above K_max keep the scheduler's history; from K_max on each step restarts it, as the
+    ComfyUI pack's recording does (one sampler call per recorded level).
+    """
+    total = levels.total_steps
+    z = noise * pure_noise_scale(scheduler)
+    trajectory = {total: z} if levels.k_max_level == total else {}
+    for index in range(total - levels.k_min_level):
+        if index >= levels.layout_start_index:
+            restart_history(scheduler)
+        z = step(pipe, scheduler, z, scheduler.timesteps[index], g, generator)
+        level = total - (index + 1)
+        if level <= levels.k_max_level:
+            trajectory[level] = z
+    return trajectory
+
+
+@torch.no_grad()
+def magicmix(pipe, prompt: str, *, layout_image=None, layout_latents: Optional[torch.Tensor] = None,
+             layout_prompt: Optional[str] = None, negative_prompt: str = "", layout_negative_prompt: str = "",
+             k_min: float = 0.3, k_max: float = 0.6, nu: float = 0.75, nu_end: Optional[float] = None,
+             nu_schedule: str = "constant", num_inference_steps: int = 50, guidance_scale: float = 7.5,
+             layout_guidance_scale: Optional[float] = None, seed: int = 0, batch_size: int = 1,
+             height: Optional[int] = None, width: Optional[int] = None, output_type: str = "pil") -> MagicMixOutput:
+    """MagicMix with ``pipe`` (a diffusers StableDiffusionPipeline or one with the same parts).
+
+    Layout: ``layout_image`` (PIL image or tensor in -1..1, encoded with the pipeline's VAE), or
+    ``layout_latents`` (already encoded and scaled by the VAE's scaling factor), or ``layout_prompt``
+    (text layout, an image of ``height`` x ``width`` px, by default the UNet's sample size). ``prompt``
+    is the content. ``k_min``/``k_max`` are fractions of the schedule
+    (1 = pure noise); ``nu`` weights the freshly stepped latent at each mix (``nu_end`` and
+    ``nu_schedule`` "linear"/"cosine" vary it from the first mix to the last). The fixed noise is
+    drawn as ComfyUI draws it from ``seed``; a stochastic scheduler's step noise comes from a
+    generator seeded with ``seed + 1``. ``output_type`` "latent" skips decoding.
+    """
+    sources = [layout_image is not None, layout_latents is not None, layout_prompt is not None]
+    if sum(sources) != 1:
+        raise ValueError("give exactly one layout: layout_image, layout_latents or layout_prompt")
+    if not 0.0 <= k_min <= k_max <= 1.0:
+        raise ValueError(f"k_min and k_max: need 0 <= k_min <= k_max <= 1, got k_min {k_min}, k_max {k_max}")
+    device = pipe.unet.device
+    levels = LevelRange.from_fractions(k_min, k_max, num_inference_steps)
+    nus = nu_values(nu, nu if nu_end is None else nu_end, levels.mix_count, nu_schedule)
+    content = guidance(pipe, prompt, negative_prompt, guidance_scale, batch_size)
+    scheduler = copy.deepcopy(pipe.scheduler)
+    scheduler.set_timesteps(num_inference_steps, device=device)
+    timesteps, total = scheduler.timesteps, levels.total_steps
+    generator = torch.Generator(device="cpu").manual_seed(seed + 1)
+
+    if layout_prompt is not None:
+        scale, default = pipe.vae_scale_factor, pipe.unet.config.sample_size * pipe.vae_scale_factor
+        shape = (batch_size, pipe.unet.config.in_channels, (height or default) // scale, (width or default) // scale)
+        noise = comfy_noise(shape, seed).to(device)
+        branch = copy.deepcopy(pipe.scheduler)
+        branch.set_timesteps(num_inference_steps, device=device)
+        layout = guidance(pipe, layout_prompt, layout_negative_prompt,
+                          guidance_scale if layout_guidance_scale is None else layout_guidance_scale, batch_size)
+        trajectory = text_layout_trajectory(pipe, branch, noise, levels, layout, generator)
+        layout_latent = trajectory.__getitem__
+    else:
+        if layout_latents is None:
+            layout_latents = encode_image(pipe, layout_image)
+        clean = layout_latents.to(device, torch.float32)
+        if clean.shape[0] == 1 and batch_size > 1:
+            clean = clean.repeat(batch_size, 1, 1, 1)
+        noise = comfy_noise(clean.shape, seed).to(device)
+        noiser = copy.deepcopy(scheduler)  # add_noise looks the level up by its timestep
+
+        def layout_latent(level: int) -> torch.Tensor:
+            if level == 0:
+                return clean
+            return noiser.add_noise(clean, noise, timesteps[total - level:total - level + 1])
+
+    z = layout_latent(levels.k_max_level)
+    for n, index in enumerate(range(levels.layout_start_index, levels.content_start_index)):
+        restart_history(scheduler)
+        stepped = step(pipe, scheduler, z, timesteps[index], content, generator)
+        z = mix(stepped, layout_latent(total - (index + 1)), nus[n])
+    restart_history(scheduler)
+    for index in range(levels.content_start_index, total):
+        z = step(pipe, scheduler, z, timesteps[index], content, generator)
+    images = None
+    if output_type == "pil":
+        decoded = pipe.vae.decode(z.to(pipe.vae.dtype) / pipe.vae.config.scaling_factor).sample
+        images = pipe.image_processor.postprocess(decoded, output_type="pil")
+    return MagicMixOutput(latents=z, images=images)
+
+
+def encode_image(pipe, image) -> torch.Tensor:
+    """The layout image through the pipeline's VAE (the distribution's mean), scaled by its scaling factor."""
+    pixels = pipe.image_processor.preprocess(image).to(pipe.vae.device, pipe.vae.dtype)
+    return pipe.vae.encode(pixels).latent_dist.mean * pipe.vae.config.scaling_factor

@@ -1,0 +1,177 @@
+"""The same MagicMix on two hosts: the three ComfyUI nodes on the real host against magicmix_diffusers over
+a diffusers pipeline of the same checkpoint (converted offline), and the spec's limits on the diffusers side.
+
+The checkpoint is the generated SD1.5 test checkpoint. Euler, ComfyUI's ``simple`` schedule with 20 steps,
+whose sigmas are entries of the model's discrete table; diffusers' EulerDiscreteScheduler with "trailing"
+spacing picks the same entries (20 divides 1000). The model calls are computed by two independent stacks
+(ComfyUI's UNet, CFG and k-diffusion Euler against diffusers' UNet2DConditionModel, its scheduler and
+transformers' CLIP), so agreement checks the chain, not only the mixing code they share.
+"""
+import time
+
+import pytest
+import torch
+
+from support import diffusers_models
+from support.community_order import community_order_function
+
+STEPS, K_MIN, K_MAX, NU, CFG, SEED, BATCH = 20, 0.3, 0.6, 0.75, 7.5, 1, 2
+CONTENT, LAYOUT, NEGATIVE = "a photo of a coffee machine", "a photo of a corgi", "blurry"
+SCALE = 0.18215  # SD1.x VAE scaling: ComfyUI's LATENT is unscaled, diffusers' latents are scaled
+RELATIVE_BOUND = 1e-3  # max |ComfyUI - diffusers| over the largest |value| of the result
+
+
+@pytest.fixture(scope="module")
+def pipe():
+    return diffusers_models.sd15_pipeline()
+
+
+@pytest.fixture(scope="module")
+def nodes(comfy_host):
+    return comfy_host.NODE_CLASS_MAPPINGS
+
+
+def comfy_magicmix(nodes, sd15_model, prompts, latent, text: bool, nu: float = NU):
+    model = sd15_model[0]
+    extra = dict(layout_positive=prompts["layout"], layout_negative=prompts["negative"]) if text else {}
+    with torch.inference_mode():
+        layout = nodes["MagicMixLayoutNoise"].execute(model, latent, SEED, STEPS, "simple", K_MIN, K_MAX, BATCH, CFG,
+                                                      "euler", **extra).result[0]
+        mixed = nodes["MagicMixInterpolatedSampler"].execute(model, layout, prompts["content"], prompts["negative"],
+                                                             CFG, "euler", nu).result[0]
+        return nodes["MagicMixConditionalSampler"].execute(model, layout, mixed, prompts["content"],
+                                                           prompts["negative"], CFG, "euler").result[0]["samples"]
+
+
+def diffusers_magicmix(pipe, layout: dict, nu: float = NU, **options):
+    from magicmix_diffusers import magicmix
+    return magicmix(pipe, CONTENT, negative_prompt=NEGATIVE, k_min=K_MIN, k_max=K_MAX, nu=nu, num_inference_steps=STEPS,
+                    guidance_scale=CFG, seed=SEED, batch_size=BATCH, output_type="latent", **layout, **options).latents
+
+
+def timed(function):
+    start = time.perf_counter()
+    result = function()
+    return result, time.perf_counter() - start
+
+
+def relative_difference(a: torch.Tensor, b: torch.Tensor) -> float:
+    return float((a - b).abs().max() / a.abs().max())
+
+
+@pytest.fixture(scope="module")
+def image_layout_runs(nodes, sd15_model, prompts, layout_latent, pipe):
+    comfy, comfy_s = timed(lambda: comfy_magicmix(nodes, sd15_model, prompts, layout_latent, text=False))
+    ours, diffusers_s = timed(lambda: diffusers_magicmix(pipe, {"layout_latents": layout_latent["samples"] * SCALE}))
+    return comfy, ours / SCALE, comfy_s, diffusers_s
+
+
+@pytest.fixture(scope="module")
+def text_layout_runs(nodes, sd15_model, prompts, pipe):
+    empty = {"samples": torch.zeros(1, 4, 8, 8)}
+    comfy, comfy_s = timed(lambda: comfy_magicmix(nodes, sd15_model, prompts, empty, text=True))
+    ours, diffusers_s = timed(lambda: diffusers_magicmix(
+        pipe, {"layout_prompt": LAYOUT, "layout_negative_prompt": NEGATIVE, "height": 64, "width": 64}))
+    return comfy, ours / SCALE, comfy_s, diffusers_s
+
+
+def test_the_text_encoders_agree(pipe, prompts):
+    from magicmix_diffusers.pipeline import encode_prompt
+    for name, text in (("content", CONTENT), ("layout", LAYOUT), ("negative", NEGATIVE)):
+        comfy = prompts[name][0][0]
+        assert relative_difference(comfy, encode_prompt(pipe, text, 1)) < 1e-5, name
+
+
+def test_image_layout_agrees_across_hosts(image_layout_runs, record_property):
+    comfy, ours, comfy_s, diffusers_s = image_layout_runs
+    assert comfy.shape == ours.shape == (BATCH, 4, 8, 8)
+    difference = relative_difference(comfy, ours)
+    record_property("image_layout", f"relative {difference:.2e}, ComfyUI {comfy_s:.2f} s, diffusers {diffusers_s:.2f} s")
+    print(f"image layout: max |ComfyUI - diffusers| / max |latent| = {difference:.2e} "
+          f"(max |latent| {float(comfy.abs().max()):.1f}); ComfyUI {comfy_s:.2f} s, diffusers {diffusers_s:.2f} s")
+    assert difference <= RELATIVE_BOUND
+    assert not torch.equal(ours[0], ours[1])  # batch 2: the noise differs per image, as ComfyUI draws it
+
+
+def test_text_layout_agrees_across_hosts(text_layout_runs):
+    comfy, ours, comfy_s, diffusers_s = text_layout_runs
+    difference = relative_difference(comfy, ours)
+    print(f"text layout: max |ComfyUI - diffusers| / max |latent| = {difference:.2e} "
+          f"(max |latent| {float(comfy.abs().max()):.1f}); ComfyUI {comfy_s:.2f} s, diffusers {diffusers_s:.2f} s")
+    assert difference <= RELATIVE_BOUND
+    assert not torch.equal(ours[0], ours[1])
+
+
+def test_the_community_order_is_far_outside_the_bound(image_layout_runs, sd15_model, prompts, layout_latent):
+    """The community pipeline's order (mix fed to the UNet only) on the same inputs, in ComfyUI."""
+    import comfy.sample
+    import comfy.samplers
+    from magicmix_core.levels import LevelRange, nu_values
+    comfy_result, ours, _, _ = image_layout_runs
+    model = sd15_model[0]
+    samples = layout_latent["samples"].repeat(BATCH, 1, 1, 1)
+    noise = comfy.sample.prepare_noise(samples, SEED)
+    model_sampling = model.get_model_object("model_sampling")
+    sigmas = comfy.samplers.calculate_sigmas(model_sampling, "simple", STEPS)
+    levels = LevelRange.from_fractions(K_MIN, K_MAX, STEPS)
+    function = community_order_function(model.model.process_latent_in(samples), noise,
+                                        nu_values(NU, NU, levels.mix_count), model_sampling)
+    with torch.inference_mode():
+        community = comfy.sample.sample_custom(model, noise, CFG, comfy.samplers.KSAMPLER(function),
+                                               sigmas[levels.layout_start_index:], prompts["content"],
+                                               prompts["negative"], samples, seed=SEED)
+    difference = relative_difference(comfy_result, community)
+    print(f"community order against ours: {difference:.3f} of max |latent| "
+          f"({difference / RELATIVE_BOUND:.0f}x the cross-host bound; ours across hosts: "
+          f"{relative_difference(comfy_result, ours):.1e})")
+    assert difference >= 100 * RELATIVE_BOUND
+
+
+def img2img(pipe, layout_latents, strength: float, **options):
+    """diffusers' own StableDiffusionImg2ImgPipeline on the layout latents, its noise drawn as ComfyUI draws it."""
+    from diffusers import StableDiffusionImg2ImgPipeline
+    img2img = StableDiffusionImg2ImgPipeline(**pipe.components)
+    generator = torch.Generator(device="cpu").manual_seed(SEED)  # randn over the batch: comfy_noise's numbers
+    return img2img(prompt=[CONTENT] * BATCH, negative_prompt=[NEGATIVE] * BATCH, image=layout_latents.repeat(BATCH, 1, 1, 1),
+                   strength=strength, num_inference_steps=STEPS, guidance_scale=CFG, generator=generator,
+                   output_type="latent", **options).images
+
+
+@pytest.mark.parametrize("family", ["sd15_eps", "tiny_sd2_v"])
+def test_nu_one_is_img2img_from_k_max_and_nu_zero_lands_on_the_layout_at_k_min(pipe, layout_latent, family):
+    """The spec's limits, on the diffusers side, against diffusers' own img2img pipeline.
+
+    nu = 1: the mix keeps the stepped latent, so the run is img2img from level K_max (strength k_max).
+    nu = 0: every mix returns the layout latent, so z at K_min is x_{K_min} and the run is img2img from
+    level K_min (strength k_min) with the same noise. v-prediction on a tiny SD2.x-style pipeline.
+    """
+    target = pipe if family == "sd15_eps" else diffusers_models.tiny_v_pipeline()
+    latents = layout_latent["samples"] * SCALE
+    for nu, strength in ((1.0, K_MAX), (0.0, K_MIN)):
+        ours = diffusers_magicmix(target, {"layout_latents": latents}, nu=nu)
+        reference = img2img(target, latents, strength)
+        assert relative_difference(reference, ours) < 1e-5, (family, nu)
+    half = diffusers_magicmix(target, {"layout_latents": latents}, nu=0.5)
+    assert relative_difference(reference, half) > 1e-3  # the mix does something between the limits
+
+
+def test_multistep_schedulers_restart_their_history_at_each_mix(pipe, layout_latent):
+    """DPMSolverMultistep: every layout-phase step is its first-order step, the content phase climbs back.
+
+    With k_min = 0 every step is a mixing step, so order 2 gives exactly order 1's result; with
+    k_min = 0.3 the content phase's second steps use order 2 and the results differ.
+    """
+    from diffusers import DPMSolverMultistepScheduler
+
+    from magicmix_diffusers import magicmix
+    latents = layout_latent["samples"] * SCALE
+
+    def run(order: int, k_min: float):
+        target = type(pipe)(**{**pipe.components, "scheduler": DPMSolverMultistepScheduler.from_config(
+            pipe.scheduler.config, solver_order=order, timestep_spacing="trailing")})
+        return magicmix(target, CONTENT, layout_latents=latents, negative_prompt=NEGATIVE, k_min=k_min, k_max=K_MAX,
+                        nu=NU, num_inference_steps=STEPS, guidance_scale=CFG, seed=SEED, batch_size=BATCH,
+                        output_type="latent").latents
+
+    assert torch.equal(run(2, 0.0), run(1, 0.0))
+    assert relative_difference(run(1, K_MIN), run(2, K_MIN)) > 1e-4
