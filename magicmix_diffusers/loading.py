@@ -72,8 +72,11 @@ def build_pipeline(checkpoint: dict, ldm_unet: dict, tokenizer_dir: Path, predic
     config = unet_config(ldm_unet)
     unet = UNet2DConditionModel(**config)
     _load_exactly(unet, convert_ldm_unet_checkpoint(checkpoint, config))
-    vae = AutoencoderKL(**SD_VAE)
-    _load_exactly(vae, convert_ldm_vae_checkpoint(checkpoint, vae.config))
+    if any(key.startswith(VAE_PREFIX + "taesd_decoder.") for key in checkpoint):
+        vae = taesd_as_autoencoder_tiny(_strip(checkpoint, VAE_PREFIX))
+    else:
+        vae = AutoencoderKL(**SD_VAE)
+        _load_exactly(vae, convert_ldm_vae_checkpoint(checkpoint, vae.config))
     text_encoder = CLIPTextModel(CLIPTextConfig(**CLIP_L))
     clip_state = _strip(checkpoint, CLIP_PREFIX)  # "text_model.…" as in an SD1.x file
     if not any(key.startswith("text_model.") for key in text_encoder.state_dict()):
@@ -89,6 +92,37 @@ def build_pipeline(checkpoint: dict, ldm_unet: dict, tokenizer_dir: Path, predic
                                    scheduler=scheduler, safety_checker=None, feature_extractor=None,
                                    requires_safety_checker=False)
     return pipe if dtype == torch.float32 else pipe.to(dtype=dtype)
+
+
+def taesd_as_autoencoder_tiny(state: dict):
+    """A TAESD-format VAE (ComfyUI's ``taesd_encoder.*``, ``taesd_decoder.*``, ``vae_scale``, ``vae_shift``
+    keys, as a checkpoint's first stage) as diffusers' AutoencoderTiny.
+
+    The layers are the same in both; the decoder's index is one lower in diffusers, whose decoder applies
+    TAESD's input clamp in ``forward`` rather than as a first layer. TAESD's decoder and encoder work in
+    model space (the UNet's latents); with ``vae_scale`` 0.18215 and shift 0, ComfyUI's raw LATENT is
+    model space / 0.18215, and AutoencoderTiny (scaling factor 1) takes and gives model space itself.
+    """
+    from diffusers import AutoencoderTiny
+
+    shift = float(state["vae_shift"])
+    if shift != 0.0:
+        raise ValueError(f"vae_shift {shift}: only an unshifted TAESD maps onto AutoencoderTiny here")
+    vae = AutoencoderTiny(latent_channels=state["taesd_encoder.%d.weight" % _last_conv(state)].shape[0],
+                          scaling_factor=1.0)
+    converted = {}
+    for key, value in state.items():
+        if key.startswith("taesd_encoder."):
+            converted["encoder.layers." + key[len("taesd_encoder."):]] = value
+        elif key.startswith("taesd_decoder."):
+            index, rest = key[len("taesd_decoder."):].split(".", 1)
+            converted[f"decoder.layers.{int(index) - 1}.{rest}"] = value
+    _load_exactly(vae, {k: v for k, v in converted.items()})
+    return vae
+
+
+def _last_conv(state: dict) -> int:
+    return max(int(key.split(".")[1]) for key in state if key.startswith("taesd_encoder."))
 
 
 def _load_exactly(module: torch.nn.Module, state_dict: dict) -> None:

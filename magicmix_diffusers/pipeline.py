@@ -195,6 +195,9 @@ def magicmix(pipe, prompt: str, *, layout_image=None, layout_latents: Optional[t
 
 
 def encode_image(pipe, image) -> torch.Tensor:
-    """The layout image through the pipeline's VAE (the distribution's mean), scaled by its scaling factor."""
+    """The layout image through the pipeline's VAE (its distribution's mean; AutoencoderTiny's latents), scaled
+    by its scaling factor, as ComfyUI's VAEEncode takes the mean."""
     pixels = pipe.image_processor.preprocess(image).to(pipe.vae.device, pipe.vae.dtype)
-    return pipe.vae.encode(pixels).latent_dist.mean * pipe.vae.config.scaling_factor
+    encoded = pipe.vae.encode(pixels)
+    latents = encoded.latent_dist.mean if hasattr(encoded, "latent_dist") else encoded.latents  # AutoencoderTiny
+    return latents * pipe.vae.config.scaling_factor

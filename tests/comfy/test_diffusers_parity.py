@@ -9,6 +9,7 @@ transformers' CLIP), so agreement checks the chain, not only the mixing code the
 """
 import time
 
+import numpy as np
 import pytest
 import torch
 
@@ -175,3 +176,34 @@ def test_multistep_schedulers_restart_their_history_at_each_mix(pipe, layout_lat
 
     assert torch.equal(run(2, 0.0), run(1, 0.0))
     assert relative_difference(run(1, K_MIN), run(2, K_MIN)) > 1e-4
+
+
+def test_the_demo_world_checkpoint_runs_alike_on_both_hosts(comfy_host, demo_model):
+    """Our trained demo model converted offline (its TAESD VAE as AutoencoderTiny): encode, MagicMix, decode."""
+    from demo_world import demo
+
+    from magicmix_diffusers import magicmix
+    from magicmix_diffusers.pipeline import encode_image
+    model, clip, vae = demo_model
+    target = diffusers_models.demo_pipeline()
+    assert type(target.vae).__name__ == "AutoencoderTiny"
+    image = torch.from_numpy(demo.layout_image()[..., :3]).float()[None]  # IMAGE: B x H x W x C in 0..1
+    with torch.inference_mode():
+        raw = vae.encode(image)
+    encoded = encode_image(target, image.permute(0, 3, 1, 2))
+    assert relative_difference(raw * SCALE, encoded) < 1e-3  # the checkpoint stores vae_scale in fp16
+
+    def encode(text):
+        return clip.encode_from_tokens_scheduled(clip.tokenize(text))
+
+    with torch.inference_mode():
+        comfy = comfy_host.node("MagicMix").execute(model, encode(demo.CONTENT_PROMPT), encode(""), {"samples": raw}, SEED,
+                                                   STEPS, CFG, "euler", "simple", K_MIN, K_MAX, NU, 1).result[0]["samples"]
+        comfy_image = vae.decode(comfy)[0]
+    ours = magicmix(target, demo.CONTENT_PROMPT, layout_latents=raw * SCALE, negative_prompt="", k_min=K_MIN, k_max=K_MAX,
+                    nu=NU, num_inference_steps=STEPS, guidance_scale=CFG, seed=SEED, output_type="pil")
+    difference = relative_difference(comfy, ours.latents / SCALE)
+    print(f"demo world: max |ComfyUI - diffusers| / max |latent| = {difference:.2e}")
+    assert difference <= RELATIVE_BOUND
+    pixels = torch.from_numpy(np.asarray(ours.images[0])).float() / 255
+    assert float((comfy_image - pixels).abs().max()) < 0.02  # 8-bit output and the fp16 vae_scale

@@ -4,6 +4,8 @@ v-prediction (SD2.x-style) pipeline built in-process.
 - ``sd15_pipeline()``: the generated SD1.5 test checkpoint (tests/support/checkpoints.py) as a diffusers
   folder under ``$MAGICMIX_CACHE/diffusers`` (magicmix_diffusers.loading.convert_checkpoint, once), with
   the CLIP-L tokenizer ComfyUI ships (comfy/sd1_tokenizer).
+- ``demo_pipeline()``: the demo-world checkpoint (demo_world/checkpoint.py) likewise; its TAESD-format VAE
+  becomes diffusers' AutoencoderTiny.
 - ``tiny_v_pipeline()``: a one-level UNet with SD2.x's 1024-wide context and a 2-layer CLIP text encoder,
   seeded random weights, EulerDiscreteScheduler with ``prediction_type="v_prediction"``.
 """
@@ -23,6 +25,16 @@ def sd15_pipeline():
     folder = host.cache_dir() / "diffusers" / checkpoints.checkpoint_file_name().replace(".safetensors", "")
     loading.convert_checkpoint(checkpoints.ensure_checkpoint(), folder, dict(checkpoints.SD15_ONE_LEVEL_UNET),
                                tokenizer_dir())
+    return loading.load_pipeline(folder)
+
+
+def demo_pipeline():
+    from demo_world import checkpoint, unet
+
+    from magicmix_diffusers import loading
+    source = checkpoint.ensure_checkpoint()
+    folder = host.cache_dir() / "diffusers" / source.name.replace(".safetensors", "")
+    loading.convert_checkpoint(source, folder, unet.unet_config(unet.NARROW_CHANNELS * unet.WIDTH_FACTOR), tokenizer_dir())
     return loading.load_pipeline(folder)
 
 
