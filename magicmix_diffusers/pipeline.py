@@ -1,4 +1,4 @@
-"""MagicMix over a diffusers Stable Diffusion pipeline (SD1.x, SD2.x incl. v-prediction).
+"""MagicMix over a diffusers Stable Diffusion pipeline (SD1.x, SD2.x incl. v-prediction, SDXL).
 
 The levels and the mix are ``magicmix_core.levels`` and ``magicmix_core.mixing`` (the ComfyUI pack's
 own); the model, scheduler arithmetic and text encoder are the pipeline's. Level k is schedule index
@@ -51,15 +51,34 @@ def encode_prompt(pipe, prompt: str, batch_size: int) -> torch.Tensor:
 
 @dataclass
 class Guidance:
-    """A prompt, its negative and the CFG scale, encoded once."""
+    """A prompt, its negative and the CFG scale, encoded once. ``extra``/``extra_negative``: SDXL's
+    added conditioning (pooled text embeddings and size ids) for the UNet, else None."""
 
     positive: torch.Tensor
     negative: torch.Tensor
     scale: float
+    extra: Optional[dict] = None
+    extra_negative: Optional[dict] = None
 
 
-def guidance(pipe, prompt: str, negative_prompt: str, scale: float, batch_size: int) -> Guidance:
-    return Guidance(encode_prompt(pipe, prompt, batch_size), encode_prompt(pipe, negative_prompt, batch_size), scale)
+def is_sdxl(pipe) -> bool:
+    return getattr(pipe, "text_encoder_2", None) is not None
+
+
+def guidance(pipe, prompt: str, negative_prompt: str, scale: float, batch_size: int,
+             size_px: Optional[tuple] = None) -> Guidance:
+    """Encode a prompt pair. SDXL pipelines use their own ``encode_prompt`` (both text encoders, pooled
+    output of the second) and the size ids of an uncropped image of ``size_px`` (height, width)."""
+    if not is_sdxl(pipe):
+        return Guidance(encode_prompt(pipe, prompt, batch_size), encode_prompt(pipe, negative_prompt, batch_size), scale)
+    device = pipe.unet.device
+    positive, negative, pooled, negative_pooled = pipe.encode_prompt(
+        prompt=prompt, device=device, num_images_per_prompt=batch_size, do_classifier_free_guidance=True,
+        negative_prompt=negative_prompt)
+    height, width = size_px
+    ids = torch.tensor([[height, width, 0, 0, height, width]], dtype=positive.dtype, device=device).repeat(batch_size, 1)
+    return Guidance(positive, negative, scale, {"text_embeds": pooled, "time_ids": ids},
+                    {"text_embeds": negative_pooled, "time_ids": ids})
 
 
 def model_output(pipe, scheduler, z: torch.Tensor, t, g: Guidance) -> torch.Tensor:
@@ -67,10 +86,12 @@ def model_output(pipe, scheduler, z: torch.Tensor, t, g: Guidance) -> torch.Tens
     unet = pipe.unet
     if g.scale == 1.0:
         model_in = scheduler.scale_model_input(z, t).to(unet.dtype)
-        return unet(model_in, t, encoder_hidden_states=g.positive.to(unet.dtype)).sample.to(z.dtype)
+        return unet(model_in, t, encoder_hidden_states=g.positive.to(unet.dtype),
+                    added_cond_kwargs=g.extra).sample.to(z.dtype)
     model_in = scheduler.scale_model_input(torch.cat([z, z]), t).to(unet.dtype)
     context = torch.cat([g.negative, g.positive]).to(unet.dtype)
-    uncond, cond = unet(model_in, t, encoder_hidden_states=context).sample.to(z.dtype).chunk(2)
+    extra = None if g.extra is None else {key: torch.cat([g.extra_negative[key], g.extra[key]]) for key in g.extra}
+    uncond, cond = unet(model_in, t, encoder_hidden_states=context, added_cond_kwargs=extra).sample.to(z.dtype).chunk(2)
     return uncond + g.scale * (cond - uncond)
 
 
@@ -149,25 +170,31 @@ def magicmix(pipe, prompt: str, *, layout_image=None, layout_latents: Optional[t
     device = pipe.unet.device
     levels = LevelRange.from_fractions(k_min, k_max, num_inference_steps)
     nus = nu_values(nu, nu if nu_end is None else nu_end, levels.mix_count, nu_schedule)
-    content = guidance(pipe, prompt, negative_prompt, guidance_scale, batch_size)
+    scale = pipe.vae_scale_factor
+    if layout_prompt is None and layout_latents is None:
+        layout_latents = encode_image(pipe, layout_image)
+    if layout_latents is not None:
+        size_px = (layout_latents.shape[-2] * scale, layout_latents.shape[-1] * scale)
+    else:
+        default = pipe.unet.config.sample_size * scale
+        size_px = (height or default, width or default)
+    content = guidance(pipe, prompt, negative_prompt, guidance_scale, batch_size, size_px)
     scheduler = copy.deepcopy(pipe.scheduler)
     scheduler.set_timesteps(num_inference_steps, device=device)
     timesteps, total = scheduler.timesteps, levels.total_steps
     generator = torch.Generator(device="cpu").manual_seed(seed + 1)
 
     if layout_prompt is not None:
-        scale, default = pipe.vae_scale_factor, pipe.unet.config.sample_size * pipe.vae_scale_factor
-        shape = (batch_size, pipe.unet.config.in_channels, (height or default) // scale, (width or default) // scale)
+        shape = (batch_size, pipe.unet.config.in_channels, size_px[0] // scale, size_px[1] // scale)
         noise = comfy_noise(shape, seed).to(device)
         branch = copy.deepcopy(pipe.scheduler)
         branch.set_timesteps(num_inference_steps, device=device)
         layout = guidance(pipe, layout_prompt, layout_negative_prompt,
-                          guidance_scale if layout_guidance_scale is None else layout_guidance_scale, batch_size)
+                          guidance_scale if layout_guidance_scale is None else layout_guidance_scale, batch_size,
+                          size_px)
         trajectory = text_layout_trajectory(pipe, branch, noise, levels, layout, generator)
         layout_latent = trajectory.__getitem__
     else:
-        if layout_latents is None:
-            layout_latents = encode_image(pipe, layout_image)
         clean = layout_latents.to(device, torch.float32)
         if clean.shape[0] == 1 and batch_size > 1:
             clean = clean.repeat(batch_size, 1, 1, 1)

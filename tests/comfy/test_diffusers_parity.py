@@ -129,24 +129,27 @@ def test_the_community_order_is_far_outside_the_bound(image_layout_runs, sd15_mo
 
 
 def img2img(pipe, layout_latents, strength: float, **options):
-    """diffusers' own StableDiffusionImg2ImgPipeline on the layout latents, its noise drawn as ComfyUI draws it."""
-    from diffusers import StableDiffusionImg2ImgPipeline
-    img2img = StableDiffusionImg2ImgPipeline(**pipe.components)
+    """diffusers' own img2img pipeline (SD or SDXL) on the layout latents, its noise drawn as ComfyUI draws it."""
+    from diffusers import StableDiffusionImg2ImgPipeline, StableDiffusionXLImg2ImgPipeline
+    from magicmix_diffusers.pipeline import is_sdxl
+    img2img = (StableDiffusionXLImg2ImgPipeline if is_sdxl(pipe) else StableDiffusionImg2ImgPipeline)(**pipe.components)
     generator = torch.Generator(device="cpu").manual_seed(SEED)  # randn over the batch: comfy_noise's numbers
     return img2img(prompt=[CONTENT] * BATCH, negative_prompt=[NEGATIVE] * BATCH, image=layout_latents.repeat(BATCH, 1, 1, 1),
                    strength=strength, num_inference_steps=STEPS, guidance_scale=CFG, generator=generator,
                    output_type="latent", **options).images
 
 
-@pytest.mark.parametrize("family", ["sd15_eps", "tiny_sd2_v"])
+@pytest.mark.parametrize("family", ["sd15_eps", "tiny_sd2_v", "tiny_sdxl"])
 def test_nu_one_is_img2img_from_k_max_and_nu_zero_lands_on_the_layout_at_k_min(pipe, layout_latent, family):
     """The spec's limits, on the diffusers side, against diffusers' own img2img pipeline.
 
     nu = 1: the mix keeps the stepped latent, so the run is img2img from level K_max (strength k_max).
     nu = 0: every mix returns the layout latent, so z at K_min is x_{K_min} and the run is img2img from
-    level K_min (strength k_min) with the same noise. v-prediction on a tiny SD2.x-style pipeline.
+    level K_min (strength k_min) with the same noise. v-prediction on a tiny SD2.x-style pipeline; SDXL
+    (two text encoders, pooled embeddings and size ids) on a tiny SDXL pipeline.
     """
-    target = pipe if family == "sd15_eps" else diffusers_models.tiny_v_pipeline()
+    target = {"sd15_eps": lambda: pipe, "tiny_sd2_v": diffusers_models.tiny_v_pipeline,
+              "tiny_sdxl": diffusers_models.tiny_sdxl_pipeline}[family]()
     latents = layout_latent["samples"] * SCALE
     for nu, strength in ((1.0, K_MAX), (0.0, K_MIN)):
         ours = diffusers_magicmix(target, {"layout_latents": latents}, nu=nu)
@@ -207,3 +210,17 @@ def test_the_demo_world_checkpoint_runs_alike_on_both_hosts(comfy_host, demo_mod
     assert difference <= RELATIVE_BOUND
     pixels = torch.from_numpy(np.asarray(ours.images[0])).float() / 255
     assert float((comfy_image - pixels).abs().max()) < 0.02  # 8-bit output and the fp16 vae_scale
+
+
+def test_nu_schedules_reach_the_diffusers_side():
+    """A linear nu from 0.2 to 0.9 is neither constant end; with nu_end equal to nu it is the constant run."""
+    target = diffusers_models.tiny_v_pipeline()
+    latents = torch.randn(1, 4, 8, 8, generator=torch.Generator().manual_seed(4))
+
+    def run(**nu):
+        return diffusers_magicmix(target, {"layout_latents": latents}, **nu)
+
+    constant_low, constant_high = run(nu=0.2), run(nu=0.9)
+    linear = run(nu=0.2, nu_end=0.9, nu_schedule="linear")
+    assert relative_difference(linear, constant_low) > 1e-4 and relative_difference(linear, constant_high) > 1e-4
+    assert torch.equal(run(nu=0.2, nu_end=0.2, nu_schedule="cosine"), constant_low)

@@ -8,6 +8,8 @@ v-prediction (SD2.x-style) pipeline built in-process.
   becomes diffusers' AutoencoderTiny.
 - ``tiny_v_pipeline()``: a one-level UNet with SD2.x's 1024-wide context and a 2-layer CLIP text encoder,
   seeded random weights, EulerDiscreteScheduler with ``prediction_type="v_prediction"``.
+- ``tiny_sdxl_pipeline()``: an SDXL pipeline of the same size: two text encoders (the second with a
+  projection, whose pooled output and the size ids go to the UNet's text_time embedding).
 """
 from __future__ import annotations
 
@@ -61,3 +63,27 @@ def tiny_v_pipeline(seed: int = 0):
     return StableDiffusionPipeline(vae=vae, text_encoder=text_encoder, tokenizer=tokenizer, unet=unet,
                                    scheduler=scheduler, safety_checker=None, feature_extractor=None,
                                    requires_safety_checker=False)
+
+
+def tiny_sdxl_pipeline(seed: int = 0):
+    from diffusers import AutoencoderKL, EulerDiscreteScheduler, StableDiffusionXLPipeline, UNet2DConditionModel
+    from transformers import CLIPTextConfig, CLIPTextModel, CLIPTextModelWithProjection, CLIPTokenizer
+
+    from magicmix_diffusers import loading
+
+    torch.manual_seed(seed)
+    text = dict(vocab_size=49408, hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4,
+                max_position_embeddings=77, hidden_act="gelu", projection_dim=32)
+    unet = UNet2DConditionModel(sample_size=8, in_channels=4, out_channels=4, block_out_channels=(32,),
+                                down_block_types=("CrossAttnDownBlock2D",), up_block_types=("CrossAttnUpBlock2D",),
+                                layers_per_block=1, cross_attention_dim=64, attention_head_dim=4,
+                                use_linear_projection=True, norm_num_groups=8, addition_embed_type="text_time",
+                                addition_time_embed_dim=8, projection_class_embeddings_input_dim=32 + 6 * 8)
+    vae = AutoencoderKL(block_out_channels=(32,), down_block_types=("DownEncoderBlock2D",),
+                        up_block_types=("UpDecoderBlock2D",), latent_channels=4, norm_num_groups=8)
+    tokenizer = CLIPTokenizer.from_pretrained(str(tokenizer_dir()), local_files_only=True)
+    tokenizer.model_max_length = 77
+    scheduler = EulerDiscreteScheduler(**loading.SD1_SCHEDULE, timestep_spacing="trailing")
+    return StableDiffusionXLPipeline(vae=vae, text_encoder=CLIPTextModel(CLIPTextConfig(**text)),
+                                     text_encoder_2=CLIPTextModelWithProjection(CLIPTextConfig(**text)),
+                                     tokenizer=tokenizer, tokenizer_2=tokenizer, unet=unet, scheduler=scheduler)
