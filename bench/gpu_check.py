@@ -47,26 +47,11 @@ BENCH_DIR = Path(__file__).resolve().parent
 PACK_DIR = BENCH_DIR.parent
 sys.path.insert(0, str(BENCH_DIR))
 import sampler_kinds  # noqa: E402  (bench/sampler_kinds.py: the sampler list and the null model)
+from results_file import embed_in_results  # noqa: E402
+from run_bench import Settings, stand_in_layout_latent  # noqa: E402  (the CPU bench's settings and inputs)
 
-RESULTS_BEGIN = "<!-- gpu-check: begin (written by bench/gpu_check.py --embed-into) -->"
-RESULTS_END = "<!-- gpu-check: end -->"
-
-
-def embed_in_results(results_text: str, check_text: str) -> str:
-    """RESULTS.md with the GPU check's report between the markers (added at the end when absent)."""
-    block = f"{RESULTS_BEGIN}\n{check_text.strip()}\n{RESULTS_END}"
-    if RESULTS_BEGIN in results_text and RESULTS_END in results_text:
-        head, rest = results_text.split(RESULTS_BEGIN, 1)
-        return head + block + rest.split(RESULTS_END, 1)[1]
-    return results_text.rstrip() + "\n\n" + block + "\n"
-
-
-def embedded_report(results_text: str) -> str | None:
-    """The GPU check's report held in RESULTS.md, or None."""
-    if RESULTS_BEGIN not in results_text or RESULTS_END not in results_text:
-        return None
-    return results_text.split(RESULTS_BEGIN, 1)[1].split(RESULTS_END, 1)[0].strip()
-
+sys.path.append(str(PACK_DIR / "tests"))  # last: tests/comfy/ must not shadow ComfyUI's comfy
+from support.checkpoints import initialise_weights  # noqa: E402  (the test checkpoint's seeded initialisation)
 
 # --- what runs -------------------------------------------------------------------------------------
 
@@ -78,23 +63,12 @@ class Case:
     rounds: int
 
 
-@dataclass(frozen=True)
-class Settings:
-    steps: int = 30
-    k_min: float = 0.3
-    k_max: float = 0.6
-    nu: float = 0.75
-    cfg: float = 7.5
-    sampler: str = "euler"
-    scheduler: str = "normal"
-    seed: int = 1
-
-
 FULL_CASES = (Case("sd15", "float16", 512, 3), Case("sdxl", "float16", 1024, 3),
               Case("sd15", "float32", 512, 2), Case("sdxl", "float32", 1024, 2))
 TINY_CASES = (Case("sd15", "float16", 64, 1), Case("sdxl", "float16", 64, 1),
               Case("sd15", "float32", 64, 1), Case("sdxl", "float32", 64, 1))
-FULL_SETTINGS, TINY_SETTINGS = Settings(), Settings(steps=10)
+# the CPU bench's settings (bench/run_bench.py), 30 steps; the image size comes from each Case
+FULL_SETTINGS, TINY_SETTINGS = Settings(steps=30), Settings(steps=10)
 NULL_ROUNDS = {"full": 3, "tiny": 1}
 
 TOKENS = 77
@@ -141,18 +115,7 @@ def build_model(family: str, dtype_name: str, tiny: bool, seed: int = 0):
     load_device = comfy.model_management.get_torch_device()
     base_class = comfy.model_base.BaseModel if family == "sd15" else comfy.model_base.SDXL
     base = base_class(config, model_type=comfy.model_base.ModelType.EPS, device=load_device)
-    generator = torch.Generator(device=load_device).manual_seed(seed)
-    with torch.no_grad():
-        for module in base.modules():
-            is_norm = "norm" in type(module).__name__.lower()
-            for name, parameter in module.named_parameters(recurse=False):
-                if is_norm:
-                    parameter.fill_(1.0 if name == "weight" else 0.0)
-                elif parameter.ndim >= 2:
-                    parameter.copy_(torch.randn(parameter.shape, generator=generator, device=load_device)
-                                    / parameter[0].numel() ** 0.5)
-                else:
-                    parameter.zero_()
+    initialise_weights(base, torch.Generator(device=load_device).manual_seed(seed))
     offload = comfy.model_management.unet_offload_device()
     base.to(offload)
     return comfy.model_patcher.ModelPatcher(base, load_device=load_device, offload_device=offload)
@@ -168,14 +131,6 @@ def conditioning(family: str, pixels: int, seed: int) -> list:
     return [[torch.randn((1, TOKENS, 2048), generator=generator), extras]]
 
 
-def layout_latent(pixels: int) -> dict:
-    """A smooth non-zero stand-in for an encoded layout image (as bench/run_bench.py's)."""
-    import torch
-    side = pixels // 8
-    y, x = torch.meshgrid(torch.linspace(-1, 1, side), torch.linspace(-1, 1, side), indexing="ij")
-    return {"samples": torch.stack([torch.sin(3 * x + c) * torch.cos(2 * y - c) * 4 for c in range(4)])[None]}
-
-
 class Runs:
     """MagicMix (as the nodes call the core) and KSamplerAdvanced (as common_ksampler calls comfy.sample)."""
 
@@ -186,7 +141,7 @@ class Runs:
         self.model, self.pixels = model, pixels
         self.content, self.layout_prompt, self.negative = (conditioning(family, pixels, seed) for seed in (1, 2, 3))
         self.levels = levels.LevelRange.from_fractions(s.k_min, s.k_max, s.steps)
-        self.image = layout_latent(pixels)
+        self.image = stand_in_layout_latent(pixels)
         self.empty = {"samples": torch.zeros_like(self.image["samples"])}
 
     def _sigmas(self, model):

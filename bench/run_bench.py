@@ -41,7 +41,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-import gpu_check  # bench/gpu_check.py, for the report of the GPU check that RESULTS.md holds
+import results_file  # bench/results_file.py: the GPU check's report that RESULTS.md holds
 import sampler_kinds  # bench/sampler_kinds.py: this script's folder is first on sys.path
 
 BENCH_DIR = Path(__file__).resolve().parent
@@ -108,6 +108,14 @@ FULL = Plan(base=Settings(), warmup_rounds=1, image_rounds=6, text_rounds=4, sca
 SMOKE = Plan(base=Settings(steps=10), warmup_rounds=0, image_rounds=1, text_rounds=1, scaling_rounds=1,
              batches=(1, 2), pixel_sizes=(64, 96), step_counts=(6, 10), text_memory=None, sampler_kind_rounds=1,
              sampler_kind_null_rounds=1)
+
+
+def stand_in_layout_latent(pixels: int) -> dict:
+    """A smooth, non-zero stand-in for a VAE-encoded layout image of ``pixels`` px (batch 1; MagicMix repeats it)."""
+    import torch
+    side = pixels // 8
+    y, x = torch.meshgrid(torch.linspace(-1, 1, side), torch.linspace(-1, 1, side), indexing="ij")
+    return {"samples": torch.stack([torch.sin(3 * x + c) * torch.cos(2 * y - c) * 4 for c in range(4)])[None]}
 
 
 # --- the minimum number of model evaluations -------------------------------------------------
@@ -329,11 +337,7 @@ class Bench:
 
     # inputs
     def layout_latent(self, s: Settings) -> dict:
-        """A smooth, non-zero stand-in for a VAE-encoded layout image (batch 1; MagicMix repeats it)."""
-        torch = self.torch
-        side = s.pixels // 8
-        y, x = torch.meshgrid(torch.linspace(-1, 1, side), torch.linspace(-1, 1, side), indexing="ij")
-        return {"samples": torch.stack([torch.sin(3 * x + c) * torch.cos(2 * y - c) * 4 for c in range(4)])[None]}
+        return stand_in_layout_latent(s.pixels)
 
     def batched(self, latent: dict, s: Settings) -> dict:
         return {"samples": latent["samples"].repeat(s.batch, 1, 1, 1)}
@@ -813,9 +817,9 @@ def main(argv=None) -> int:
             all_results.append(json.loads(json_path.read_text()))
     report = render(all_results, args.smoke)
     if args.out.exists():  # the GPU check's report (bench/gpu_check.py) stays in the file
-        kept = gpu_check.embedded_report(args.out.read_text())
+        kept = results_file.embedded_report(args.out.read_text())
         if kept is not None:
-            report = gpu_check.embed_in_results(report, kept)
+            report = results_file.embed_in_results(report, kept)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(report)
     if args.json:

@@ -201,9 +201,13 @@ def magicmix(pipe, prompt: str, *, layout_image=None, layout_latents: Optional[t
         noise = comfy_noise(clean.shape, seed).to(device)
         noiser = copy.deepcopy(scheduler)  # add_noise looks the level up by its timestep
 
+        start_scale = pure_noise_scale(scheduler)
+
         def layout_latent(level: int) -> torch.Tensor:
             if level == 0:
                 return clean
+            if level == total and start_scale != float(scheduler.init_noise_sigma):  # k_max 1, sigma space
+                return clean + noise * start_scale  # ComfyUI's start at the largest sigma (pure_noise_scale)
             return noiser.add_noise(clean, noise, timesteps[total - level:total - level + 1])
 
     z = layout_latent(levels.k_max_level)

@@ -44,9 +44,9 @@ def comfy_magicmix(nodes, sd15_model, prompts, latent, text: bool, nu: float = N
                                                            prompts["negative"], CFG, "euler").result[0]["samples"]
 
 
-def diffusers_magicmix(pipe, layout: dict, nu: float = NU, **options):
+def diffusers_magicmix(pipe, layout: dict, nu: float = NU, k_max: float = K_MAX, **options):
     from magicmix_diffusers import magicmix
-    return magicmix(pipe, CONTENT, negative_prompt=NEGATIVE, k_min=K_MIN, k_max=K_MAX, nu=nu, num_inference_steps=STEPS,
+    return magicmix(pipe, CONTENT, negative_prompt=NEGATIVE, k_min=K_MIN, k_max=k_max, nu=nu, num_inference_steps=STEPS,
                     guidance_scale=CFG, seed=SEED, batch_size=BATCH, output_type="latent", **layout, **options).latents
 
 
@@ -92,6 +92,16 @@ def test_image_layout_agrees_across_hosts(image_layout_runs, record_property):
           f"(max |latent| {float(comfy.abs().max()):.1f}); ComfyUI {comfy_s:.2f} s, diffusers {diffusers_s:.2f} s")
     assert difference <= RELATIVE_BOUND
     assert not torch.equal(ours[0], ours[1])  # batch 2: the noise differs per image, as ComfyUI draws it
+
+
+def test_image_layout_from_pure_noise_agrees_across_hosts(nodes, sd15_model, prompts, layout_latent, pipe):
+    """k_max = 1: the run starts at the largest sigma, where ComfyUI scales the noise by sqrt(1 + sigma^2)."""
+    model = sd15_model[0]
+    with torch.inference_mode():
+        comfy = nodes["MagicMix"].execute(model, prompts["content"], prompts["negative"], layout_latent, SEED, STEPS, CFG,
+                                          "euler", "simple", K_MIN, 1.0, NU, BATCH).result[0]["samples"]
+    ours = diffusers_magicmix(pipe, {"layout_latents": layout_latent["samples"] * SCALE}, k_max=1.0)
+    assert relative_difference(comfy, ours / SCALE) <= RELATIVE_BOUND
 
 
 def test_text_layout_agrees_across_hosts(text_layout_runs):

@@ -75,7 +75,8 @@ def initialise_weights(module: torch.nn.Module, generator: torch.Generator) -> N
     """Random normal / sqrt(fan_in) for tensors of rank >= 2, 1 for norm weights, 0 otherwise.
 
     ComfyUI's layers skip initialisation (torch.empty), so every parameter is set here. Norm layers
-    are found by type, not by parameter name: the UNet's GroupNorms are called e.g. ``out.0``.
+    are found by type, not by parameter name: the UNet's GroupNorms are called e.g. ``out.0``. The
+    numbers are drawn on the generator's device (bench/gpu_check.py initialises on the GPU).
     """
     with torch.no_grad():
         for submodule in module.modules():
@@ -85,7 +86,8 @@ def initialise_weights(module: torch.nn.Module, generator: torch.Generator) -> N
                     parameter.fill_(1.0 if name == "weight" else 0.0)
                 elif parameter.ndim >= 2:
                     fan_in = parameter[0].numel()
-                    parameter.copy_(torch.randn(parameter.shape, generator=generator) / fan_in ** 0.5)
+                    parameter.copy_(torch.randn(parameter.shape, generator=generator, device=generator.device)
+                                    / fan_in ** 0.5)
                 else:
                     parameter.zero_()
 
