@@ -20,7 +20,7 @@ import torch
 UNET_PREFIX = "model.diffusion_model."
 CLIP_PREFIX = "cond_stage_model.transformer."
 VAE_PREFIX = "first_stage_model."
-CONVERSION_VERSION = 1  # bump when what convert_checkpoint writes changes: older folders are rewritten
+CONVERSION_VERSION = 2  # bump when what convert_checkpoint writes changes: older folders are rewritten
 SD1_SCALING_FACTOR = 0.18215
 SD1_SCHEDULE = {"num_train_timesteps": 1000, "beta_start": 0.00085, "beta_end": 0.012,
                 "beta_schedule": "scaled_linear", "steps_offset": 1}
@@ -143,9 +143,12 @@ def convert_checkpoint(checkpoint_path: Path, out_dir: Path, ldm_unet: dict, tok
               "unet": ldm_unet, "prediction_type": prediction_type}
     if stamp.is_file() and json.loads(stamp.read_text()) == source:
         return out_dir
-    state_dict = {key: value.to(torch.float32) for key, value in load_file(str(checkpoint_path)).items()}
+    state_dict = load_file(str(checkpoint_path))
+    all_fp16 = all(value.dtype == torch.float16 for value in state_dict.values() if value.is_floating_point())
+    state_dict = {key: value.to(torch.float32) for key, value in state_dict.items()}
     pipe = build_pipeline(state_dict, ldm_unet, tokenizer_dir, prediction_type)
-    pipe.save_pretrained(str(out_dir), safe_serialization=True)
+    # An fp16 checkpoint is saved in fp16 (half the disk): loading as fp32 gives back exactly its values.
+    (pipe.to(dtype=torch.float16) if all_fp16 else pipe).save_pretrained(str(out_dir), safe_serialization=True)
     stamp.write_text(json.dumps(source))
     return out_dir
 

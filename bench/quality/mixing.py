@@ -13,7 +13,12 @@ Methods (every one through ComfyUI's own nodes or the pack's, on the demo model)
 - ``switch``: two KSamplerAdvanced, the layout prompt down to a level, then the content prompt;
 - ``average``: ConditioningAverage(content, layout prompt, 0.5), img2img from K_max (image layout) or
   from pure noise (text layout);
-- ``community``: the community pipeline's order (tests/support/community_order.py), image layout.
+- ``community``: the community pipeline's order (tests/support/community_order.py), image layout;
+- ``off_by_one``: a public port's start (../shared/docs/magicmix-spec.md, "Known deviations"): the
+  layout is noised to level K_max but the first step is taken from level K_max - 1, as if the latent held
+  that level's noise; then MagicMix's own step order (the pack's mixing functions), image layout;
+- ``relative_kmin``: the port that takes K_min of the already shortened run (effective k_min = k_min * k_max),
+  MagicMix otherwise.
 Regional rows (image layout): ``region="mask"`` runs MagicMix with demo.region_mask() (the left half)
 and reads the pattern inside the mask only; ``region="read"`` is the unmasked run read the same way;
 for both, the pixels beyond the mask's band (demo.kept_pixels()) are compared with the layout image.
@@ -61,7 +66,7 @@ def make_pairs(count: int = 24, seed: int = 100) -> list[Pair]:
 
 @dataclass(frozen=True)
 class Method:
-    name: str  # magicmix, img2img, switch, average, community
+    name: str  # magicmix, img2img, switch, average, community, off_by_one, relative_kmin
     nu: float = NU
     k_min: float = K_MIN
     k_max: float = K_MAX
@@ -85,6 +90,10 @@ class Method:
             return f"prompt switch at {self.switch_at}"
         if self.name == "community":
             return f"community order nu {self.nu}, k {self.k_min}/{self.k_max}"
+        if self.name == "off_by_one":
+            return f"port: start off by one level, nu {self.nu}, k {self.k_min}/{self.k_max}"
+        if self.name == "relative_kmin":
+            return f"port: k_min of the shortened run (k_min {self.k_min * self.k_max:.2f}), nu {self.nu}, k_max {self.k_max}"
         if self.name == "img2img":
             return f"img2img from k_max {self.k_max}"
         return f"embedding average 0.5 (from k_max {self.k_max})"
@@ -147,7 +156,44 @@ class Batch:
             return self.ksampler_advanced(average, self.latent, 0 if text else k_max_step, 10000, add_noise=True)
         if method.name == "community":
             return self._community(method)
+        if method.name == "off_by_one":
+            return self._off_by_one(method)
+        if method.name == "relative_kmin":
+            return self.run(Method("magicmix", nu=method.nu, k_min=method.k_min * method.k_max, k_max=method.k_max))
         raise ValueError(method.name)
+
+    def _off_by_one(self, method: Method) -> dict:
+        import comfy.sample
+        import comfy.samplers
+        from magicmix_core.levels import LevelRange, nu_values
+        from magicmix_core.mixing import layout_phase_function
+        model = self.demo.model
+        samples = self.latent["samples"]
+        noise = comfy.sample.prepare_noise(samples, self.seed)
+        model_sampling = model.get_model_object("model_sampling")
+        sigmas = comfy.samplers.calculate_sigmas(model_sampling, SCHEDULER, STEPS)
+        levels = LevelRange.from_fractions(method.k_min, method.k_max, STEPS)
+        clean = model.model.process_latent_in(samples)
+        first, last = levels.layout_start_index, levels.content_start_index  # schedule indices of K_max, K_min
+
+        def noised(index: int, like: torch.Tensor) -> torch.Tensor:
+            return model_sampling.noise_scaling(sigmas[index].to(like), noise.to(like), clean.to(like))
+
+        inner = comfy.samplers.sampler_object(SAMPLER)
+        # the phase's schedule starts one level late (index first + 1) while the start latent is level K_max's
+        layout_phase = layout_phase_function(inner.sampler_function, inner.extra_options,
+                                             start_latent=lambda x: noised(first, x),
+                                             layout_latent=lambda i, like: noised(first + 1 + i, like),
+                                             nus=nu_values(method.nu, method.nu, last - first - 1))
+
+        def both_phases(model_wrap, x, phase_sigmas, extra_args=None, callback=None, disable=None):
+            z = layout_phase(model_wrap, x, sigmas[first + 1:last + 1].to(x.device), extra_args=extra_args)
+            return inner.sampler_function(model_wrap, z, sigmas[last:].to(x.device), extra_args=extra_args,
+                                          callback=None, disable=True, **inner.extra_options)
+
+        out = comfy.sample.sample_custom(model, noise, CFG, comfy.samplers.KSAMPLER(both_phases), sigmas[first + 1:],
+                                         self.content, self.negative, samples, seed=self.seed)
+        return {"samples": out}
 
     def _community(self, method: Method) -> dict:
         import comfy.sample

@@ -27,6 +27,7 @@ IMAGE_CELLS = (
     + [M.Method("magicmix", k_min=0.2, k_max=0.5)]
     + [M.Method("img2img"), M.Method("img2img", k_max=LATE_K[1])]
     + [M.Method("community", nu=nu) for nu in (0.25, 0.5, 0.75)]
+    + [M.Method("off_by_one"), M.Method("relative_kmin")]
     + [M.Method("average"), M.Method("switch", switch_at=0.45)]
     + [M.Method("magicmix", sampler=s) for s in ("euler_ancestral", "heun", "dpmpp_2m", "uni_pc")]
     + [M.Method("magicmix", nu=0.9, nu_end=0.5, nu_schedule=c) for c in ("linear", "cosine")]
@@ -38,7 +39,8 @@ TEXT_CELLS = (
     + [M.Method("average")]
     + [M.Method("switch", switch_at=level) for level in (0.8, 0.6, 0.5, 0.4, 0.3, 0.2, 0.1)]
 )
-QUICK_IMAGE = [M.Method("magicmix"), M.Method("img2img"), M.Method("community"), M.Method("magicmix", region="mask")]
+QUICK_IMAGE = [M.Method("magicmix"), M.Method("img2img"), M.Method("community"), M.Method("off_by_one"),
+               M.Method("magicmix", region="mask")]
 QUICK_TEXT = [M.Method("magicmix"), M.Method("switch", switch_at=0.5)]
 OUT = PACK_DIR / "bench" / "QUALITY.md"
 GRID = PACK_DIR / "docs" / "images" / "quality_grid.png"
@@ -105,7 +107,8 @@ def write_report(args, results, t2i, pairs, seconds: float) -> None:
         headline = [find(image, M.IMAGE, name="magicmix", nu=0.75, k_min=0.3, k_max=0.6, sampler="euler",
                          nu_schedule="constant")]
         headline.append(find(image, M.IMAGE, name="magicmix", nu=0.75, k_min=LATE_K[0], k_max=LATE_K[1]))
-        headline += [c for c in image if c.method.name in ("img2img", "community", "average", "switch")]
+        headline += [c for c in image if c.method.name in ("img2img", "community", "off_by_one", "relative_kmin",
+                                                            "average", "switch")]
         image_unmasked = [c for c in image if not c.method.region]
         lines.append(report.table("Image layout: MagicMix at the defaults and every baseline", headline))
         nu_rows = [c for c in image_unmasked if c.method.name == "magicmix" and c.method.sampler == "euler"
