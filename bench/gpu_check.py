@@ -147,12 +147,17 @@ class Runs:
     def _sigmas(self, model):
         return self.sampling.schedule_sigmas(model, self.s.scheduler, self.s.steps)
 
+    def _image_layout(self, model):
+        """The image layout and its constant nu values, as MagicMix Layout Noise and the nodes make them."""
+        s = self.s
+        layout = self.sampling.make_image_layout(model, self.image, s.seed, self._sigmas(model), self.levels)
+        return layout, self.sampling.nus_for(layout, s.nu, s.nu, "constant")
+
     def magicmix_image(self, model=None, sampler_name=None):
         model, s = model or self.model, self.s
-        sampler = self.sampling.sampler_from_name(sampler_name or s.sampler)
-        layout = self.sampling.make_image_layout(model, self.image, s.seed, self._sigmas(model), self.levels)
-        nus = self.sampling.nus_for(layout, s.nu, s.nu, "constant")
-        return self.sampling.magicmix(model, layout, self.content, self.negative, s.cfg, sampler, nus)
+        layout, nus = self._image_layout(model)
+        return self.sampling.magicmix(model, layout, self.content, self.negative, s.cfg,
+                                      self.sampling.sampler_from_name(sampler_name or s.sampler), nus)
 
     def magicmix_text(self):
         s, sampler = self.s, self.sampling.sampler_from_name(self.s.sampler)
@@ -162,10 +167,9 @@ class Runs:
         return self.sampling.magicmix(self.model, layout, self.content, self.negative, s.cfg, sampler, nus)
 
     def layout_phase(self, model, sampler_name):
-        s, sampler = self.s, self.sampling.sampler_from_name(sampler_name)
-        layout = self.sampling.make_image_layout(model, self.image, s.seed, self._sigmas(model), self.levels)
-        return self.sampling.sample_layout_phase(model, layout, self.content, self.negative, s.cfg, sampler,
-                                                 self.sampling.nus_for(layout, s.nu, s.nu, "constant"))
+        layout, nus = self._image_layout(model)
+        return self.sampling.sample_layout_phase(model, layout, self.content, self.negative, self.s.cfg,
+                                                 self.sampling.sampler_from_name(sampler_name), nus)
 
     def ksampler_advanced(self, positive, latent, start: int, end: int, leftover: bool, model=None,
                           sampler_name=None):

@@ -22,7 +22,7 @@ from comfy.k_diffusion import sampling as k_diffusion_sampling
 
 from .layout import IMAGE_LAYOUT, TEXT_LAYOUT, MagicMixLayout, ModelFingerprint
 from .levels import LevelRange, nu_values
-from .mixing import (landing_at_next_evaluation, layout_phase_function, shift_step_index, starting_from,
+from .mixing import (landing_at_next_evaluation, layout_phase_function, seed_shifted, shift_step_index, starting_from,
                      trajectory_recording_function)
 
 
@@ -400,10 +400,8 @@ class MagicMixKSampler(comfy.samplers.KSAMPLER):
                              callback=shift_step_index(callback, first))
             if last == total:
                 return z
-            content_args = dict(extra_args or {})
-            if "seed" in content_args:
-                content_args["seed"] = content_phase_seed(content_args["seed"], levels)
-            return inner_function(model, z, sigmas[last:], extra_args=content_args,
+            # the content phase's seed, as content_phase_seed gives it for the three nodes
+            return inner_function(model, z, sigmas[last:], extra_args=seed_shifted(extra_args or {}, levels.mix_count),
                                   callback=shift_step_index(callback, last),
                                   disable=disable, **inner_options)
 

@@ -117,7 +117,7 @@ def taesd_as_autoencoder_tiny(state: dict):
         elif key.startswith("taesd_decoder."):
             index, rest = key[len("taesd_decoder."):].split(".", 1)
             converted[f"decoder.layers.{int(index) - 1}.{rest}"] = value
-    _load_exactly(vae, {k: v for k, v in converted.items()})
+    _load_exactly(vae, converted)
     return vae
 
 

@@ -153,7 +153,7 @@ def magicmix(pipe, prompt: str, *, layout_image=None, layout_latents: Optional[t
              height: Optional[int] = None, width: Optional[int] = None, output_type: str = "pil") -> MagicMixOutput:
     """MagicMix with ``pipe`` (a diffusers StableDiffusionPipeline or one with the same parts).
 
-    Layout: ``layout_image`` (PIL image or tensor in -1..1, encoded with the pipeline's VAE), or
+    Layout: ``layout_image`` (PIL image, or B x C x H x W tensor in 0..1, encoded with the pipeline's VAE), or
     ``layout_latents`` (already encoded and scaled by the VAE's scaling factor), or ``layout_prompt``
     (text layout, an image of ``height`` x ``width`` px, by default the UNet's sample size). ``prompt``
     is the content. ``k_min``/``k_max`` are fractions of the schedule

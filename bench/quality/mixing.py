@@ -162,18 +162,25 @@ class Batch:
             return self.run(Method("magicmix", nu=method.nu, k_min=method.k_min * method.k_max, k_max=method.k_max))
         raise ValueError(method.name)
 
+    def _image_layout_inputs(self, method: Method):
+        """What the test-side orders start from, as MagicMix Layout Noise makes it: the model, the layout's
+        LATENT samples, the fixed noise (ComfyUI's draw), model_sampling, the schedule, the levels, x_0."""
+        import comfy.sample
+        import comfy.samplers
+        from magicmix_core.levels import LevelRange
+        model = self.demo.model
+        samples = self.latent["samples"]
+        model_sampling = model.get_model_object("model_sampling")
+        return (model, samples, comfy.sample.prepare_noise(samples, self.seed), model_sampling,
+                comfy.samplers.calculate_sigmas(model_sampling, SCHEDULER, STEPS),
+                LevelRange.from_fractions(method.k_min, method.k_max, STEPS), model.model.process_latent_in(samples))
+
     def _off_by_one(self, method: Method) -> dict:
         import comfy.sample
         import comfy.samplers
-        from magicmix_core.levels import LevelRange, nu_values
+        from magicmix_core.levels import nu_values
         from magicmix_core.mixing import layout_phase_function
-        model = self.demo.model
-        samples = self.latent["samples"]
-        noise = comfy.sample.prepare_noise(samples, self.seed)
-        model_sampling = model.get_model_object("model_sampling")
-        sigmas = comfy.samplers.calculate_sigmas(model_sampling, SCHEDULER, STEPS)
-        levels = LevelRange.from_fractions(method.k_min, method.k_max, STEPS)
-        clean = model.model.process_latent_in(samples)
+        model, samples, noise, model_sampling, sigmas, levels, clean = self._image_layout_inputs(method)
         first, last = levels.layout_start_index, levels.content_start_index  # schedule indices of K_max, K_min
 
         def noised(index: int, like: torch.Tensor) -> torch.Tensor:
@@ -198,21 +205,23 @@ class Batch:
     def _community(self, method: Method) -> dict:
         import comfy.sample
         import comfy.samplers
-        from magicmix_core.levels import LevelRange, nu_values
+        from magicmix_core.levels import nu_values
         from support.community_order import community_order_function
-        model = self.demo.model
-        samples = self.latent["samples"]
-        noise = comfy.sample.prepare_noise(samples, self.seed)
-        sigmas = comfy.samplers.calculate_sigmas(model.get_model_object("model_sampling"), SCHEDULER, STEPS)
-        levels = LevelRange.from_fractions(method.k_min, method.k_max, STEPS)
-        nus = nu_values(method.nu, method.nu, levels.mix_count)
-        function = community_order_function(model.model.process_latent_in(samples), noise, nus,
-                                            model.get_model_object("model_sampling"))
+        model, samples, noise, model_sampling, sigmas, levels, clean = self._image_layout_inputs(method)
+        function = community_order_function(clean, noise, nu_values(method.nu, method.nu, levels.mix_count),
+                                            model_sampling)
         out = comfy.sample.sample_custom(model, noise, CFG, comfy.samplers.KSAMPLER(function),
                                          sigmas[levels.layout_start_index:], self.content, self.negative, samples,
                                          seed=self.seed)
         return {"samples": out}
 
+
+def example_batch(mode: str, count: int = 4, seed: int = 0):
+    """The README examples' inputs: the demo model, the bench's first ``count`` pairs, one seed's Batch."""
+    from . import model
+    demo = model.load()
+    pairs = make_pairs(count)
+    return demo, pairs, Batch(demo, pairs, seed, mode)
 
 def wilson(successes: int, n: int, z: float = 1.96) -> tuple[float, float]:
     if n == 0:

@@ -16,26 +16,21 @@ if __package__ in (None, ""):
 
 import torch  # noqa: E402
 
-from . import PACK_DIR, mixing as M, model, report  # noqa: E402
+from . import PACK_DIR, mixing as M, report  # noqa: E402
 
 OUT = PACK_DIR / "docs" / "images" / "demo_regional.png"
 
 
 def main() -> int:
     from demo_world import demo as world_demo
-    demo = model.load()
-    pairs = M.make_pairs(4)
-    batch = M.Batch(demo, pairs, 0, M.IMAGE)
+    demo, pairs, batch = M.example_batch(M.IMAGE)
     with torch.no_grad():
         masked, unmasked = (demo.decode(batch.run(M.Method("magicmix", region=region))) for region in ("mask", ""))
     mask = world_demo.region_mask()[..., None]
     shown = [image * (1 - 0.35 * mask) + 0.35 * mask for image in batch.layout_images]  # the mask lightened
     rows = [[shown[i], masked[i], unmasked[i]] for i in range(len(pairs))]
-    report.picture_grid(rows, ["layout image\n(mask: left half)", "MagicMix\nin the mask", "MagicMix\nno mask"],
-                        OUT, scale=2)
-    for pair in pairs:
-        print(f"{pair.layout_prompt!r} + {pair.content_prompt!r}")
-    print(OUT)
+    report.write_example(rows, ["layout image\n(mask: left half)", "MagicMix\nin the mask", "MagicMix\nno mask"],
+                         pairs, OUT)
     return 0
 
 

@@ -58,3 +58,11 @@ def picture_grid(rows: list[list[np.ndarray]], labels: list[str], path, scale: i
             tile = Image.fromarray(np.round(np.clip(image, 0, 1) * 255).astype(np.uint8)).resize((size, size), Image.NEAREST)
             canvas.paste(tile, (gap + c * (size + gap), label_height + gap + r * (size + gap)))
     canvas.save(path)
+
+
+def write_example(rows: list[list[np.ndarray]], labels: list[str], pairs: list, path) -> None:
+    """A README example: the picture grid at twice the size, then the pairs it shows and its path, printed."""
+    picture_grid(rows, labels, path, scale=2)
+    for pair in pairs:
+        print(f"{pair.layout_prompt!r} + {pair.content_prompt!r}")
+    print(path)

@@ -16,24 +16,19 @@ if __package__ in (None, ""):
 
 import torch  # noqa: E402
 
-from . import PACK_DIR, mixing as M, model, report  # noqa: E402
+from . import PACK_DIR, mixing as M, report  # noqa: E402
 
 OUT = PACK_DIR / "docs" / "images" / "demo_text_layout.png"
 
 
 def main() -> int:
-    demo = model.load()
-    pairs = M.make_pairs(4)
-    batch = M.Batch(demo, pairs, 0, M.TEXT)
+    demo, pairs, batch = M.example_batch(M.TEXT)
     columns = [M.Method("magicmix"), M.Method("magicmix", k_min=0.1, k_max=0.4)]
     with torch.no_grad():
         results = [demo.decode(batch.run(m)) for m in columns]
     rows = [[batch.layout_images[i]] + [r[i] for r in results] for i in range(len(pairs))]
-    report.picture_grid(rows, ["layout prompt's\nown image", "MagicMix nu 0.75\nk 0.3/0.6", "MagicMix nu 0.75\nk 0.1/0.4"],
-                        OUT, scale=2)
-    for pair in pairs:
-        print(f"{pair.layout_prompt!r} + {pair.content_prompt!r}")
-    print(OUT)
+    report.write_example(rows, ["layout prompt's\nown image", "MagicMix nu 0.75\nk 0.3/0.6", "MagicMix nu 0.75\nk 0.1/0.4"],
+                         pairs, OUT)
     return 0
 
 
