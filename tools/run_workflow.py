@@ -153,7 +153,6 @@ def main(argv: list[str] | None = None) -> int:
         checkpoint_name = demo_checkpoint.MODEL_NAME
         log(f"checkpoint: the demo-world model {checkpoint} ({time.monotonic() - started:.0f} s), our small model "
             f"trained on a procedural world (docs/demo_world.md), not Stable Diffusion")
-        args.size = args.size or DEMO_SIZE
     else:
         started = time.monotonic()
         checkpoint = checkpoints.ensure_checkpoint()
@@ -177,6 +176,10 @@ def main(argv: list[str] | None = None) -> int:
     with server:
         log(f"server up at {server.url} after {time.monotonic() - started:.0f} s")
         prompt = ui_to_api(workflow, server.object_info())
+        loaders = [node_id for node_id, node in prompt.items() if node["class_type"] == "LoadImage"]
+        regional = any(uses_mask(prompt, node_id) for node_id in loaders)
+        if use_demo:  # the demo's layouts: one 64 px scene, or the regional two-scene canvas
+            args.size = args.size or (demo.SCENES_SIZE if regional else DEMO_SIZE)
         changes = apply_overrides(prompt, checkpoint_name, args.size, args.steps)
         if use_demo:
             changes += apply_demo_world(prompt)
@@ -198,8 +201,7 @@ def main(argv: list[str] | None = None) -> int:
         for image in images:
             target = args.out / image["filename"]
             shutil.copyfile(server.output_file(image), target)
-            loaders = [node_id for node_id, node in prompt.items() if node["class_type"] == "LoadImage"]
-            if use_demo and any(uses_mask(prompt, node_id) for node_id in loaders):
+            if use_demo and regional:
                 log(f"{target.name}: {demo.judge_regional(demo.load_png(target)).describe()}")
             elif use_demo and loaders:
                 log(f"{target.name}: {demo.judge(demo.load_png(target)).describe()}")

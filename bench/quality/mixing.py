@@ -22,6 +22,10 @@ Methods (every one through ComfyUI's own nodes or the pack's, on the demo model)
 Regional rows (image layout): ``region="mask"`` runs MagicMix with demo.region_mask() (the left half)
 and reads the pattern inside the mask only; ``region="read"`` is the unmasked run read the same way;
 for both, the pixels beyond the mask's band (demo.kept_pixels()) are compared with the layout image.
+``region="scenes"`` runs it on a canvas of two scenes (demo.two_scenes: the pair's layout top left,
+the next pair's bottom right) in demo.first_scene_mask() (the first scene's quadrant), reads the first
+scene and whether the second kept its own pattern; ``region="scenes_read"`` is the unmasked run on the
+same canvas; the pixels beyond that mask's band (demo.beyond_first_scene_band()) are compared with it.
 All runs of a seed draw their noise as ComfyUI does: one randn over the batch of pairs from the seed.
 """
 from __future__ import annotations
@@ -35,6 +39,7 @@ import torch
 STEPS, CFG, SAMPLER, SCHEDULER = 50, 7.5, "euler", "normal"
 K_MIN, K_MAX, NU = 0.3, 0.6, 0.75
 IMAGE, TEXT = "image", "text"
+SCENE_REGIONS = ("scenes", "scenes_read")
 
 
 @dataclass(frozen=True)
@@ -74,9 +79,13 @@ class Method:
     nu_schedule: str = "constant"
     nu_end: float | None = None
     switch_at: float | None = None  # switch: the level fraction where the content prompt takes over
-    region: str = ""  # "mask": MagicMix in demo.region_mask(); "read": unmasked, read there; "": neither
+    region: str = ""  # "mask": MagicMix in demo.region_mask(); "read": unmasked, read there; "": neither;
+    # "scenes" / "scenes_read": on the two-scene canvas, in the first scene's quadrant / unmasked
 
     def label(self) -> str:
+        if self.region in SCENE_REGIONS:
+            where = "in the first scene's quadrant" if self.region == "scenes" else "no mask"
+            return f"MagicMix nu {self.nu}, k {self.k_min}/{self.k_max}, two scenes, {where}"
         if self.region:
             where = "in the mask (left half)" if self.region == "mask" else "no mask"
             return f"MagicMix nu {self.nu}, k {self.k_min}/{self.k_max}, {where}, read in the left half"
@@ -115,12 +124,25 @@ class Batch:
             self.layout_masks = [world.silhouette(p.layout) for p in pairs]
             self.region = torch.from_numpy(np.stack([world_demo.region_mask()] * len(pairs)))
             self.round_trip = None  # the layout images through the VAE, decoded once when a regional row needs them
+            self._scenes = None
         else:
             self.latent = {"samples": torch.zeros(len(pairs), 4, 8, 8)}
             own = self.ksampler_advanced(self.layout_text, self.latent, 0, STEPS, add_noise=True)
             self.layout_images = demo.decode(own)
             from demo_world import scorers
             self.layout_masks = [scorers.foreground(im) for im in self.layout_images]
+
+    @property
+    def scenes(self) -> "Scenes":
+        """The two-scene canvases (image layout), encoded when a row first needs them."""
+        if self._scenes is None:
+            from demo_world import demo as world_demo
+            seconds = np.roll(self.layout_images, -1, axis=0)  # the next pair's layout
+            images = np.stack([world_demo.two_scenes(a, b) for a, b in zip(self.layout_images, seconds)])
+            mask = torch.from_numpy(np.stack([world_demo.first_scene_mask()] * len(self.pairs)))
+            patterns = [p.layout.pattern for p in self.pairs[1:] + self.pairs[:1]]
+            self._scenes = Scenes(images, self.demo.encode_images(images), mask, patterns)
+        return self._scenes
 
     def _conditioning(self, prompts: list[str]) -> list:
         """One CONDITIONING for the batch: each pair's prompt along the batch axis."""
@@ -138,10 +160,11 @@ class Batch:
         k_max_step = STEPS - round(method.k_max * STEPS)
         if method.name == "magicmix":
             extra = dict(layout_positive=self.layout_text, layout_negative=self.negative) if text else {}
-            if method.region == "mask":
-                extra["mask"] = self.region
+            latent = self.scenes.latent if method.region in SCENE_REGIONS else self.latent
+            if method.region in ("mask", "scenes"):
+                extra["mask"] = self.scenes.mask if method.region == "scenes" else self.region
             return self.demo.nodes["MagicMix"].execute(
-                self.demo.model, self.content, self.negative, self.latent, self.seed, STEPS, CFG, method.sampler,
+                self.demo.model, self.content, self.negative, latent, self.seed, STEPS, CFG, method.sampler,
                 SCHEDULER, method.k_min, method.k_max, method.nu, 1,
                 nu_end=method.nu_end, nu_schedule=method.nu_schedule, **extra).result[0]
         if method.name == "img2img":
@@ -216,6 +239,17 @@ class Batch:
         return {"samples": out}
 
 
+@dataclass
+class Scenes:
+    """One seed's two-scene canvases: images (N x 128 x 128 x 3), their LATENT, the MASK, and the
+    pattern each second scene shows."""
+    images: np.ndarray
+    latent: dict
+    mask: torch.Tensor
+    second_patterns: list
+    round_trip: np.ndarray | None = None  # the canvases through the VAE, decoded once
+
+
 def example_batch(mode: str, count: int = 4, seed: int = 0):
     """The README examples' inputs: the demo model, the bench's first ``count`` pairs, one seed's Batch."""
     from . import model
@@ -241,6 +275,7 @@ class CellResult:
     images: list = field(default_factory=list)
     outside_errors: list = field(default_factory=list)  # regional rows: mean |result - layout| beyond the band
     round_trip_errors: list = field(default_factory=list)  # the same for the layout image through the VAE
+    others_kept: list = field(default_factory=list)  # two-scene rows: the second scene shows its own pattern
 
     @property
     def n(self) -> int:
@@ -261,6 +296,8 @@ class CellResult:
 
 
 def score(batch: Batch, latent: dict, result: CellResult) -> None:
+    if result.method.region in SCENE_REGIONS:
+        return score_scenes(batch, latent, result)
     from demo_world import demo, scorers
     images = batch.demo.decode(latent)
     regional = bool(result.method.region)
@@ -276,6 +313,27 @@ def score(batch: Batch, latent: dict, result: CellResult) -> None:
         for image, layout, round_trip in zip(images, batch.layout_images, batch.round_trip):
             result.outside_errors.append(float(np.abs(image - layout)[kept].mean()))
             result.round_trip_errors.append(float(np.abs(round_trip - layout)[kept].mean()))
+
+
+def score_scenes(batch: Batch, latent: dict, result: CellResult) -> None:
+    """A two-scene row: the first scene read as any result (IoU with its layout, its pattern), the second
+    scene's pattern against its own, the pixels beyond the mask's band against the canvas."""
+    from demo_world import demo, scorers, world
+    scenes, size = batch.scenes, world.IMAGE_SIZE
+    canvases = batch.demo.decode(latent)
+    firsts = canvases[:, :size, :size]
+    for image, reading, mask, pair in zip(firsts, scorers.read_batch(firsts), batch.layout_masks, batch.pairs):
+        result.ious.append(scorers.iou(scorers.foreground(image), mask))
+        result.adopted.append(reading.pattern == pair.content_pattern)
+    seconds = scorers.read_batch(canvases[:, size:, size:])
+    result.others_kept += [r.pattern == p for r, p in zip(seconds, scenes.second_patterns)]
+    result.images.append(canvases)
+    if scenes.round_trip is None:
+        scenes.round_trip = batch.demo.decode(scenes.latent)
+    kept = demo.beyond_first_scene_band()
+    for image, canvas, round_trip in zip(canvases, scenes.images, scenes.round_trip):
+        result.outside_errors.append(float(np.abs(image - canvas)[kept].mean()))
+        result.round_trip_errors.append(float(np.abs(round_trip - canvas)[kept].mean()))
 
 
 def run_cells(demo, pairs: list[Pair], seeds: list[int], cells: list[tuple[str, Method]], progress=print) -> list[CellResult]:

@@ -36,19 +36,27 @@ class DemoModel:
         return self.nodes["VAEDecode"]().decode(self.vae, latent)[0].detach().numpy()
 
 
-def load(narrow_twin: bool = True, nodes: dict | None = None) -> DemoModel:
+def load(narrow_twin: bool = True, nodes: dict | None = None, unet_weights=None, decoder_weights=None) -> DemoModel:
     """The demo model in this process (ComfyUI on the CPU, this pack's nodes loaded; ``nodes``: the
     host's NODE_CLASS_MAPPINGS where a caller has loaded them already). A model of its own: the twin's
-    swap never touches another loaded copy."""
+    swap never touches another loaded copy. ``unet_weights`` / ``decoder_weights``: other trained
+    weights (e.g. a retrain's) in place of the committed ones, swapped into the loaded checkpoint."""
     from support import host
     mappings = nodes if nodes is not None else host.load_host_nodes()
     import comfy.sd
     from demo_world import checkpoint, unet
     model, clip, vae, _ = comfy.sd.load_checkpoint_guess_config(
         str(checkpoint.ensure_checkpoint()), output_vae=True, output_clip=True)
+    if unet_weights is not None and not narrow_twin:
+        raise ValueError("other UNet weights are swapped in as the narrow twin")
     if narrow_twin:
         twin = unet.new_narrow_unet()
+        state = checkpoint.unet_state(unet_weights) if unet_weights is not None else checkpoint.unet_state()
         # the checkpoint holds fp16 weights: the twin computes with the same rounded values
-        twin.load_state_dict({k: v.to(torch.float16).to(torch.float32) for k, v in checkpoint.unet_state().items()})
+        twin.load_state_dict({k: v.to(torch.float16).to(torch.float32) for k, v in state.items()})
         model.model.diffusion_model = twin.eval().requires_grad_(False)
+    if decoder_weights is not None:
+        decoder = vae.first_stage_model.taesd_decoder
+        decoder.load_state_dict({k: v.to(torch.float16).to(next(decoder.parameters()).dtype)
+                                 for k, v in checkpoint.load_weights(decoder_weights).items()})
     return DemoModel(model, clip, vae, mappings)

@@ -32,6 +32,7 @@ IMAGE_CELLS = (
     + [M.Method("magicmix", sampler=s) for s in ("euler_ancestral", "heun", "dpmpp_2m", "uni_pc")]
     + [M.Method("magicmix", nu=0.9, nu_end=0.5, nu_schedule=c) for c in ("linear", "cosine")]
     + [M.Method("magicmix", region="mask"), M.Method("magicmix", region="read")]
+    + [M.Method("magicmix", region="scenes"), M.Method("magicmix", region="scenes_read")]
 )
 TEXT_CELLS = (
     [M.Method("magicmix", nu=nu) for nu in (0.0, 0.5, 0.75, 1.0)]
@@ -120,9 +121,12 @@ def write_report(args, results, t2i, pairs, seconds: float) -> None:
                                   + headline[:1]))
         lines.append(report.table("Image layout: nu schedules (0.9 to 0.5 over the layout phase) against constant 0.75",
                                   [c for c in image if c.method.nu_schedule != "constant"] + headline[:1]))
-        regional = [c for c in image if c.method.region]
-        lines.append(report.table("Image layout in a mask (regional MagicMix)", regional,
-                                  report.regional_note(regional)))
+        half = [c for c in image if c.method.region in ("mask", "read")]
+        lines.append(report.table("Image layout in a mask (regional MagicMix): half of the shape", half,
+                                  report.regional_note(half)))
+        scenes = [c for c in image if c.method.region in M.SCENE_REGIONS]
+        lines.append(report.table("Image layout in a mask (regional MagicMix): one of two scenes", scenes,
+                                  report.scenes_note(scenes)))
         lines.append(report.table("Text layout (the layout prompt's own image from the same seed is the reference)",
                                   [c for c in text if c.method.name in ("magicmix", "average")]))
         lines.append(report.table(
@@ -131,7 +135,7 @@ def write_report(args, results, t2i, pairs, seconds: float) -> None:
             "Where the model decides the silhouette and where the pattern: a switch above a level that still keeps the "
             "silhouette, adopting the pattern, is the range MagicMix works in."))
     else:
-        lines.append(report.table("Quick run", results, report.regional_note([c for c in results if c.method.region])))
+        lines.append(report.table("Quick run", results, report.regional_note([c for c in results if c.method.region in ("mask", "read")])))
     args.out.write_text("\n".join(lines) + "\n")
     grid_cells = ([find(image, M.IMAGE, name="magicmix", nu=nu, k_min=k_min, k_max=k_max, sampler="euler",
                         nu_schedule="constant") for k_min, k_max in ((0.3, 0.6), LATE_K) for nu in (0.5, 0.75, 0.9)]

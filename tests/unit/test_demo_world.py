@@ -113,6 +113,25 @@ def test_the_demo_verdict_accepts_a_checkered_circle_and_refuses_a_checkered_squ
     assert not demo.judge(square).layout_kept
 
 
+def test_two_scenes_are_read_back_each_in_its_quadrant_and_the_band_spares_the_second():
+    first = world.Scene("circle", "red", "plain", (32.0, 32.0), 24.0)
+    second = world.Scene("square", "blue", "striped", (30.0, 34.0), 20.0)
+    canvas = demo.two_scenes(world.render(first), world.render(second))
+    size = world.IMAGE_SIZE
+    assert canvas.shape == (2 * size, 2 * size, 3)
+    assert scorers.read(canvas[:size, :size]).attributes() == ("circle", "red", "plain")
+    assert scorers.read(canvas[size:, size:]).attributes() == ("square", "blue", "striped")
+    assert not scorers.foreground(canvas[:size, size:]).any() and not scorers.foreground(canvas[size:, :size]).any()
+    mask, kept = demo.first_scene_mask(), demo.beyond_first_scene_band()
+    assert mask[:size, :size].all() and mask.sum() == size * size
+    # kept: nothing within two latent cells of the mask; most of the second scene
+    band = demo.BAND_CELLS * world.CELL
+    assert not kept[:size + band, :size + band].any() and kept[size + band:, :].all() and kept[:, size + band:].all()
+    second_pixels = np.zeros_like(kept)
+    second_pixels[size:, size:] = world.silhouette(second)
+    assert (kept & second_pixels).sum() >= 0.6 * second_pixels.sum()
+
+
 def test_analytic_latent_is_zero_on_the_background_and_the_cell_means_elsewhere():
     images, _ = world.sample_batch(3, 4)
     x = torch.from_numpy(images).permute(0, 3, 1, 2)
