@@ -90,7 +90,8 @@ def write(args, committed: dict, retrained: dict, steps: dict, seconds: float) -
         "Written by `python -m bench.quality.reproduce` (its docstring has the two training commands). The committed",
         "UNet came from an interrupted run (docs/demo_world.md); the retrained one is one straight run of today's",
         "trainers from their seeds. Everything else (the designed encoder, the seeded text encoder) is the same.",
-        f"Machine: {platform.machine()}, {platform.python_version()}, torch {torch.__version__}; run time {seconds / 60:.0f} min.",
+        f"Machine: {platform.machine()}, {platform.python_version()}, torch {torch.__version__}; "
+        f"run time {seconds / 60:.0f} min.",
         "",
         "| | committed | retrained |",
         "|---|---|---|",
