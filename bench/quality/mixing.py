@@ -301,18 +301,13 @@ def score(batch: Batch, latent: dict, result: CellResult) -> None:
     from demo_world import demo, scorers
     images = batch.demo.decode(latent)
     regional = bool(result.method.region)
-    readings = scorers.read_batch(images, batch.region.numpy().astype(bool) if regional else None)
-    for image, reading, mask, pair in zip(images, readings, batch.layout_masks, batch.pairs):
-        result.ious.append(scorers.iou(scorers.foreground(image), mask))
-        result.adopted.append(reading.pattern == pair.content_pattern)
+    _score_layout_and_content(batch, images, scorers.read_batch(images, batch.region.numpy().astype(bool) if regional
+                                                                 else None), result)
     result.images.append(images)
     if regional:
         if batch.round_trip is None:
             batch.round_trip = batch.demo.decode(batch.latent)
-        kept = demo.kept_pixels()
-        for image, layout, round_trip in zip(images, batch.layout_images, batch.round_trip):
-            result.outside_errors.append(float(np.abs(image - layout)[kept].mean()))
-            result.round_trip_errors.append(float(np.abs(round_trip - layout)[kept].mean()))
+        _score_outside(images, batch.layout_images, batch.round_trip, demo.kept_pixels(), result)
 
 
 def score_scenes(batch: Batch, latent: dict, result: CellResult) -> None:
@@ -322,18 +317,29 @@ def score_scenes(batch: Batch, latent: dict, result: CellResult) -> None:
     scenes, size = batch.scenes, world.IMAGE_SIZE
     canvases = batch.demo.decode(latent)
     firsts = canvases[:, :size, :size]
-    for image, reading, mask, pair in zip(firsts, scorers.read_batch(firsts), batch.layout_masks, batch.pairs):
-        result.ious.append(scorers.iou(scorers.foreground(image), mask))
-        result.adopted.append(reading.pattern == pair.content_pattern)
+    _score_layout_and_content(batch, firsts, scorers.read_batch(firsts), result)
     seconds = scorers.read_batch(canvases[:, size:, size:])
     result.others_kept += [r.pattern == p for r, p in zip(seconds, scenes.second_patterns)]
     result.images.append(canvases)
     if scenes.round_trip is None:
         scenes.round_trip = batch.demo.decode(scenes.latent)
-    kept = demo.beyond_first_scene_band()
-    for image, canvas, round_trip in zip(canvases, scenes.images, scenes.round_trip):
-        result.outside_errors.append(float(np.abs(image - canvas)[kept].mean()))
-        result.round_trip_errors.append(float(np.abs(round_trip - canvas)[kept].mean()))
+    _score_outside(canvases, scenes.images, scenes.round_trip, demo.beyond_first_scene_band(), result)
+
+
+def _score_layout_and_content(batch: Batch, images: np.ndarray, readings: list, result: CellResult) -> None:
+    """Each pair's silhouette IoU with its layout and whether its pattern is the content's."""
+    from demo_world import scorers
+    for image, reading, mask, pair in zip(images, readings, batch.layout_masks, batch.pairs):
+        result.ious.append(scorers.iou(scorers.foreground(image), mask))
+        result.adopted.append(reading.pattern == pair.content_pattern)
+
+
+def _score_outside(images: np.ndarray, layouts: np.ndarray, round_trips: np.ndarray, kept: np.ndarray,
+                   result: CellResult) -> None:
+    """Mean |result - layout| over the kept pixels, and the same for the layout's VAE round trip."""
+    for image, layout, round_trip in zip(images, layouts, round_trips):
+        result.outside_errors.append(float(np.abs(image - layout)[kept].mean()))
+        result.round_trip_errors.append(float(np.abs(round_trip - layout)[kept].mean()))
 
 
 def run_cells(demo, pairs: list[Pair], seeds: list[int], cells: list[tuple[str, Method]], progress=print) -> list[CellResult]:

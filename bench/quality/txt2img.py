@@ -1,14 +1,24 @@
 """The model on its own: txt2img from pure noise, scored for shape, colour and pattern.
 
 Settings are the bench's defaults (50 steps, cfg 7.5, euler, normal schedule), through ComfyUI's
-KSampler node, one batch of several seeds' worth of noise per prompt group.
+KSampler node, one batch of several seeds' worth of noise per prompt group. On its own, for the
+committed UNet or other weights of it (e.g. a retrain's, while it trains):
+
+    python -m bench.quality.txt2img [--unet PATH] [--samples 96]
 """
 from __future__ import annotations
 
+import argparse
+import sys
 from dataclasses import dataclass
+from pathlib import Path
 
-import numpy as np
-import torch
+if __package__ in (None, ""):
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+    __package__ = "bench.quality"
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
 
 STEPS, CFG, SAMPLER, SCHEDULER = 50, 7.5, "euler", "normal"
 
@@ -58,3 +68,23 @@ def run(demo, samples: int = 96, seed: int = 0, steps: int = STEPS, batch: int =
     clean = np.array([background_is_clean(im) for im in images])
     return Txt2ImgResult(samples, shape.mean(), colour.mean(), pattern.mean(), (shape & pattern).mean(),
                          (shape & colour & pattern).mean(), clean.mean(), images, prompts)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--unet", type=Path, help="UNet EMA weights (default: the committed ones)")
+    parser.add_argument("--samples", type=int, default=96)
+    args = parser.parse_args(argv)
+    from demo_world import checkpoint, training
+    from . import model
+    with torch.no_grad():
+        result = run(model.load(unet_weights=args.unet), samples=args.samples)
+    steps = training.trained_steps(args.unet or checkpoint.UNET_WEIGHTS)
+    print(f"UNet after {steps} steps, {result.samples} samples: shape and pattern right {result.both:.3f}, all three "
+          f"{result.all_three:.3f} (shape {result.shape:.3f}, colour {result.colour:.3f}, pattern {result.pattern:.3f}), "
+          f"clean background {result.clean_background:.3f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
