@@ -30,7 +30,7 @@ import torch  # noqa: E402
 from . import PACK_DIR, mixing as M, model, report, txt2img  # noqa: E402
 
 OUT = PACK_DIR / "bench" / "REPRODUCTION.md"
-ROUND_TRIP_IMAGES, ROUND_TRIP_SEED = 200, 9  # as tests/comfy/test_demo_world_model.py
+ROUND_TRIP_IMAGES, ROUND_TRIP_SEED = 200, 9  # tests/comfy/test_demo_world_model.py asserts on this measurement
 CLAIM_CELLS = [
     (M.IMAGE, M.Method("magicmix")), (M.IMAGE, M.Method("img2img")),
     (M.IMAGE, M.Method("magicmix", nu=0.25)),
