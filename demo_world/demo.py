@@ -20,6 +20,9 @@ LAYOUT_IMAGE_NAME = "magicmix_demo_world_layout.png"
 # "layout kept": silhouette IoU with the layout at least this. World images read through the
 # scorer's smoothing reach 0.91-1.0; a square of the circle's size and centre has 0.83.
 LAYOUT_KEPT_IOU = 0.88
+# The main job makes this many images from its one seed (a noise draw each, as any batch): a single
+# draw can miss, a batch shows how often the pair mixes.
+DEMO_BATCH = 4
 
 
 @dataclass(frozen=True)
@@ -166,6 +169,10 @@ class RegionalVerdict:
     def content_adopted(self) -> bool:
         return self.reading.pattern == self.content_pattern
 
+    @property
+    def is_mix(self) -> bool:
+        return self.outside_kept and self.content_adopted
+
     def describe(self) -> str:
         r, second = self.reading, self.second_reading
         return (f"outside the mask (beyond {BAND_CELLS} latent cells): mean difference from the layout image "
@@ -173,7 +180,7 @@ class RegionalVerdict:
                 f"{second.colour} {second.shape} (kept: {'yes' if self.outside_kept else 'no'}); "
                 f"inside: pattern {r.pattern} (agreement {r.pattern_agreement:.2f}; content asked "
                 f"{self.content_pattern}: {'yes' if self.content_adopted else 'no'}), shape read {r.shape} -> "
-                f"{'a regional MIX' if self.outside_kept and self.content_adopted else 'NOT a regional mix'}")
+                f"{'a regional MIX' if self.is_mix else 'NOT a regional mix'}")
 
 
 def judge_regional(image: np.ndarray, content_pattern: str = CONTENT_PATTERN) -> RegionalVerdict:

@@ -81,7 +81,8 @@ def apply_demo_world(prompt: dict) -> list[str]:
     LoadImage reads demo.LAYOUT_IMAGE_NAME (demo.REGIONAL_LAYOUT_IMAGE_NAME, the layout with its mask
     as alpha, when the workflow uses the LoadImage's MASK); every CLIPTextEncode that feeds a ``positive`` input says
     demo.CONTENT_PROMPT, one that feeds ``layout_positive`` (text layout) the layout scene's prompt,
-    and every negative is empty (the null prompt the model was trained with). Returns what was changed.
+    and every negative is empty (the null prompt the model was trained with); the MagicMix nodes make a
+    batch of demo.DEMO_BATCH images. Returns what was changed.
     """
     changes = []
     texts = {"positive": demo.CONTENT_PROMPT, "layout_positive": demo.LAYOUT_SCENE.prompt,
@@ -99,6 +100,9 @@ def apply_demo_world(prompt: dict) -> list[str]:
         elif kind == "CLIPTextEncode" and node_id in roles:
             inputs["text"] = texts[roles[node_id]]
             changes.append(f"{kind} #{node_id}: text={inputs['text']!r}")
+        elif kind.startswith("MagicMix") and isinstance(inputs.get("batch_size"), int):
+            inputs["batch_size"] = demo.DEMO_BATCH
+            changes.append(f"{kind} #{node_id}: batch_size={demo.DEMO_BATCH}")
     return changes
 
 
@@ -198,17 +202,20 @@ def main(argv: list[str] | None = None) -> int:
             log("the workflow saved no image")
             return 1
         args.out.mkdir(parents=True, exist_ok=True)
+        verdicts = []
         for image in images:
             target = args.out / image["filename"]
             shutil.copyfile(server.output_file(image), target)
-            if use_demo and regional:
-                log(f"{target.name}: {demo.judge_regional(demo.load_png(target)).describe()}")
-            elif use_demo and loaders:
-                log(f"{target.name}: {demo.judge(demo.load_png(target)).describe()}")
+            if use_demo and loaders:
+                verdict = (demo.judge_regional if regional else demo.judge)(demo.load_png(target))
+                verdicts.append(verdict.is_mix)
+                log(f"{target.name}: {verdict.describe()}")
             elif use_demo:
                 log(f"{target.name}: text layout, no layout image to score against (bench/QUALITY.md scores "
                     "text layout against the layout prompt's own image)")
             print(target)
+        if verdicts:
+            log(f"{sum(verdicts)} of {len(verdicts)} images are {'a regional mix' if regional else 'a mix'}")
     shutil.rmtree(server.workdir, ignore_errors=True)  # scratch folders, log included: the run succeeded
     return 0
 
