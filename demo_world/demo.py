@@ -139,8 +139,8 @@ REGIONAL_LAYOUT_IMAGE_NAME = "magicmix_demo_world_layout_region.png"
 # scene bottom right (kept), on the two-scene canvas.
 REGIONAL_SECOND_SCENE = world.Scene("square", "blue", "striped", (32.0, 32.0), 22.0)
 # "outside kept": mean |result - layout image| beyond the mask's band at most this. The VAE's own
-# round trip gives 0.0100 there on the bench's half-masked layouts and 0.0069 on its two-scene
-# canvases; runs without a mask 0.026-0.042.
+# round trip gives 0.0038 there on the bench's half-masked layouts and 0.0019 on its two-scene
+# canvases; runs without a mask 0.025-0.034 (bench/QUALITY.md).
 OUTSIDE_KEPT_ERROR = 0.02
 
 

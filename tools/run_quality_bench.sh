@@ -2,7 +2,7 @@
 # The quality bench on the demo-world model: MagicMix against img2img, prompt switching, embedding
 # averaging and the community pipeline's order; writes bench/QUALITY.md and docs/images/quality_grid.png.
 #
-#   bash tools/run_quality_bench.sh            # full run (~30 min on 2 quiet cores)
+#   bash tools/run_quality_bench.sh            # full run: 24 pairs x 3 seeds (~40 min on 2 cores)
 #   bash tools/run_quality_bench.sh --quick    # 8 pairs, 1 seed, a few rows: does it all run
 set -euo pipefail
 PACK_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"

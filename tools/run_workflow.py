@@ -8,8 +8,9 @@ What ``bash tools/run_main.sh`` runs, in the venv tools/setup.sh made:
 3. give it a checkpoint: ``--checkpoint`` / ``$MAGICMIX_CHECKPOINT`` (a .safetensors file of yours);
    else the demo-world model (demo_world/, our small trained model, assembled once, then cached):
    the image-layout workflow then runs on a world layout image (a plain red circle) with a world
-   content prompt (a checkered shape) at the model's 64x64, and the result is scored
-   (silhouette IoU with the layout, the pattern read) and the verdict printed; ``--test-checkpoint``
+   content prompt (a checkered shape) at the model's 64x64 as a batch of demo.DEMO_BATCH, and each
+   result is scored (silhouette IoU with the layout, the pattern read), its verdict printed, then how
+   many mix; ``--test-checkpoint``
    uses the seeded random-weight SD1.5 test checkpoint instead (CPU-sized: 256x256, 20 steps),
 4. convert the workflow to the API format with the server's own /object_info, point every
    CheckpointLoaderSimple at that checkpoint, apply --size / --steps if given,

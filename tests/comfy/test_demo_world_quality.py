@@ -33,18 +33,30 @@ def test_txt2img_same_seed_same_image(twin):
 
 
 def test_the_narrow_twin_samples_what_the_checkpoint_samples(twin, demo_model, comfy_host):
-    # the bench runs on the twin: one MagicMix run on both gives the same latents
+    # The bench runs on the twin: one MagicMix run on both gives the same latents and the same scores.
+    # The two differ only in the order of float sums (the export is exact: test_demo_world_model), which
+    # 50 steps at cfg 7.5 amplify: measured at most 1.3e-3 of the largest latent value, 3.4e-5 on average.
+    from demo_world import scorers
     model, clip, vae = demo_model
     wide = quality_model.DemoModel(model, clip, vae, comfy_host.NODE_CLASS_MAPPINGS)
     pairs = M.make_pairs(4)
     method = M.Method("magicmix")
+    batch = M.Batch(twin, pairs, 0, M.IMAGE)
     with torch.no_grad():
-        on_twin = M.Batch(twin, pairs, 0, M.IMAGE).run(method)["samples"]
+        on_twin = batch.run(method)["samples"]
         on_checkpoint = M.Batch(wide, pairs, 0, M.IMAGE).run(method)["samples"]
-    assert (on_twin - on_checkpoint).abs().max() <= 1e-3 * on_checkpoint.abs().max()
+    difference, largest = (on_twin - on_checkpoint).abs(), on_checkpoint.abs().max()
+    print(f"twin against checkpoint: max {difference.max() / largest:.1e}, mean {difference.mean() / largest:.1e} of the largest value")
+    assert difference.max() <= 5e-3 * largest and difference.mean() <= 1e-4 * largest
+    images = [twin.decode({"samples": latent}) for latent in (on_twin, on_checkpoint)]
+    readings = [[scorers.read(image).attributes() for image in decoded] for decoded in images]
+    assert readings[0] == readings[1]
+    ious = [[scorers.iou(scorers.foreground(image), mask) for image, mask in zip(decoded, batch.layout_masks)]
+            for decoded in images]
+    assert np.abs(np.subtract(*ious)).max() <= 0.01, ious
 
 
-# --- the bench's claims, on its 24 pairs at seed 0 (half its sample: the same pairs and noise) ----
+# --- the bench's claims, on its 24 pairs at seed 0 (a third of its sample: the same pairs and noise) -
 # Figures quoted are bench/QUALITY.md's (72 results per row: 24 pairs x 3 seeds, 95 % intervals).
 
 CLAIM_PAIRS = 24
