@@ -9,7 +9,7 @@ The committed weights are one straight run of the two trainers from their seeds,
     python -m bench.quality.reproduce --unet DIR/unet.safetensors --decoder DIR/decoder.safetensors
 
 A resume gives the weights of a straight run on the same thread count (a CI test); another thread
-count, CPU or torch build sums in another order, so a retrain matches in quality, not bit for bit.
+count, CPU or torch build sums in another order, so a retrain should match in quality, not bit for bit.
 Measured for each: the VAE round trip (200 world images: mean absolute error, scorers' accuracy,
 silhouette IoU), txt2img (the model target: 96 samples) and the rows the CI claims compare (the
 quality bench's code on its 24 pairs at seed 0). Written to bench/REPRODUCTION.md.

@@ -131,7 +131,7 @@ def test_in_a_mask_the_outside_is_the_layout_image_and_the_inside_mixes(claim_ce
     assert np.mean(unmasked.outside_errors) >= 2 * round_trip, "without a mask the right half changes (else this shows nothing)"
     # Inside, the content is taken up (the layout's own pattern is never the content's), a little less
     # often than without a mask: the kept half shows the layout's pattern, and the world has no shape
-    # of two patterns (docs/method.md, regional).
+    # of two patterns (docs/method.md, regional). At least half (the bench's lower end: 0.624).
     assert masked.rate("adopted")[0] >= 0.5
     assert masked.iou_interval()[0] >= unmasked.iou_interval()[0]
 
