@@ -301,8 +301,8 @@ def score(batch: Batch, latent: dict, result: CellResult) -> None:
     from demo_world import demo, scorers
     images = batch.demo.decode(latent)
     regional = bool(result.method.region)
-    _score_layout_and_content(batch, images, scorers.read_batch(images, batch.region.numpy().astype(bool) if regional
-                                                                 else None), result)
+    regions = batch.region.numpy().astype(bool) if regional else None
+    _score_layout_and_content(batch, images, scorers.read_batch(images, regions), result)
     result.images.append(images)
     if regional:
         if batch.round_trip is None:
