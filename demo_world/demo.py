@@ -43,12 +43,15 @@ class MixVerdict:
     def is_mix(self) -> bool:
         return self.layout_kept and self.content_adopted
 
-    def describe(self) -> str:
+    def findings(self) -> str:
         r = self.reading
         return (f"silhouette IoU with the layout {self.layout_iou:.3f} (kept: >= {LAYOUT_KEPT_IOU}: "
                 f"{'yes' if self.layout_kept else 'no'}); pattern {r.pattern} (agreement {r.pattern_agreement:.2f}; "
                 f"content asked {self.content_pattern}: {'yes' if self.content_adopted else 'no'}); "
-                f"shape read {r.shape}, colour {r.colour} -> {'a MIX' if self.is_mix else 'NOT a mix'}")
+                f"shape read {r.shape}, colour {r.colour}")
+
+    def describe(self) -> str:
+        return f"{self.findings()} -> {'a MIX' if self.is_mix else 'NOT a mix'}"
 
 
 def layout_image() -> np.ndarray:
@@ -156,36 +159,32 @@ def regional_layout_image() -> np.ndarray:
 
 @dataclass(frozen=True)
 class RegionalVerdict:
+    """A regional mix keeps everything outside the mask and, inside it, is a mix as MixVerdict judges one:
+    the first scene keeps the layout's silhouette and takes the content's pattern."""
     outside_error: float  # mean |result - layout image| beyond the mask's band
-    reading: scorers.Reading  # the first scene (inside the mask)
+    inside: MixVerdict  # the first scene (inside the mask) against the layout's silhouette and the content
     second_reading: scorers.Reading  # the second scene (outside)
-    content_pattern: str
 
     @property
     def outside_kept(self) -> bool:
         return self.outside_error <= OUTSIDE_KEPT_ERROR and self.second_reading.pattern == REGIONAL_SECOND_SCENE.pattern
 
     @property
-    def content_adopted(self) -> bool:
-        return self.reading.pattern == self.content_pattern
-
-    @property
     def is_mix(self) -> bool:
-        return self.outside_kept and self.content_adopted
+        return self.outside_kept and self.inside.is_mix
 
     def describe(self) -> str:
-        r, second = self.reading, self.second_reading
+        second = self.second_reading
         return (f"outside the mask (beyond {BAND_CELLS} latent cells): mean difference from the layout image "
                 f"{self.outside_error:.4f} (<= {OUTSIDE_KEPT_ERROR}), the second scene reads {second.pattern} "
                 f"{second.colour} {second.shape} (kept: {'yes' if self.outside_kept else 'no'}); "
-                f"inside: pattern {r.pattern} (agreement {r.pattern_agreement:.2f}; content asked "
-                f"{self.content_pattern}: {'yes' if self.content_adopted else 'no'}), shape read {r.shape} -> "
-                f"{'a regional MIX' if self.is_mix else 'NOT a regional mix'}")
+                f"inside: {self.inside.findings()} -> {'a regional MIX' if self.is_mix else 'NOT a regional mix'}")
 
 
 def judge_regional(image: np.ndarray, content_pattern: str = CONTENT_PATTERN) -> RegionalVerdict:
     """Score a regional result (the two-scene canvas, H x W x 3 in [0, 1]): the outside against the
-    layout, the pattern of the scene inside the mask, the second scene's own."""
+    layout, the scene inside the mask as judge() scores a single result, the second scene's own pattern."""
     size = world.IMAGE_SIZE
     outside = float(np.abs(image - regional_canvas())[beyond_first_scene_band()].mean())
-    return RegionalVerdict(outside, scorers.read(image[:size, :size]), scorers.read(image[size:, size:]), content_pattern)
+    inside = judge(image[:size, :size], content_pattern=content_pattern)
+    return RegionalVerdict(outside, inside, scorers.read(image[size:, size:]))

@@ -4,9 +4,12 @@
 #
 #   bash tools/run_main.sh [workflow.json] [--size N] [--steps N] [--device cpu|gpu] [--out DIR]
 #
-#   MAGICMIX_CHECKPOINT  an SD checkpoint file to use. Without it the built-in random-weight SD1.5
-#                        test checkpoint is generated (once, then cached) and the run is CPU-sized
-#                        (256x256, 20 steps) unless --size / --steps are given.
+#   MAGICMIX_CHECKPOINT  an SD checkpoint file to use; the workflow then runs with its own inputs, size
+#                        and steps. Without it the run uses the demo-world model (assembled from
+#                        demo_world/weights/ on first use, then cached): the workflow's settings on the
+#                        demo's layout image and content prompt at 64x64, a batch of 4, each scored.
+#                        --test-checkpoint uses the random-weight SD1.5 test checkpoint instead (CPU-sized:
+#                        256x256, 20 steps unless --size / --steps are given).
 # The arguments go to tools/run_workflow.py (--help lists them).
 set -euo pipefail
 

@@ -113,6 +113,21 @@ def test_the_demo_verdict_accepts_a_checkered_circle_and_refuses_a_checkered_squ
     assert not demo.judge(square).layout_kept
 
 
+def test_the_regional_verdict_needs_the_layout_silhouette_inside_the_mask_as_well():
+    # the regional main job's canvas with its first scene redrawn: checkered in the layout's circle is a
+    # regional mix; checkered in a square of the circle's size (silhouette IoU 0.83 < 0.88) is not, although
+    # the outside is kept and the content's pattern adopted
+    second = world.render(demo.REGIONAL_SECOND_SCENE)
+    size = world.IMAGE_SIZE
+    circle = demo.two_scenes(world.render(world.Scene("circle", "red", "checkered", (32.0, 32.0), 24.0)), second)
+    square = demo.two_scenes(world.render(world.Scene("square", "red", "checkered", (32.0, 32.0), 24.0)), second)
+    mixed, reshaped = demo.judge_regional(circle), demo.judge_regional(square)
+    assert mixed.outside_kept and mixed.inside.is_mix and mixed.is_mix
+    assert reshaped.outside_kept and reshaped.inside.content_adopted
+    assert not reshaped.inside.layout_kept and not reshaped.is_mix
+    assert reshaped.inside.layout_iou == demo.judge(square[:size, :size]).layout_iou
+
+
 def test_two_scenes_are_read_back_each_in_its_quadrant_and_the_band_spares_the_second():
     first = world.Scene("circle", "red", "plain", (32.0, 32.0), 24.0)
     second = world.Scene("square", "blue", "striped", (30.0, 34.0), 20.0)
@@ -161,7 +176,8 @@ def test_the_runtime_pack_never_imports_the_demo_world():
     import ast
     from pathlib import Path
     root = Path(__file__).resolve().parents[2]
-    runtime = [root / "__init__.py", *(root / "nodes").glob("*.py"), *(root / "magicmix_core").glob("*.py")]
+    runtime = [root / "__init__.py", *(root / "nodes").glob("*.py"), *(root / "magicmix_comfy").glob("*.py"),
+               *(root / "magicmix_core").glob("*.py")]
     for path in runtime:
         for node in ast.walk(ast.parse(path.read_text())):
             names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
