@@ -50,8 +50,8 @@ import sampler_kinds  # noqa: E402  (bench/sampler_kinds.py: the sampler list an
 from results_file import embed_in_results  # noqa: E402
 from run_bench import Settings, stand_in_layout_latent  # noqa: E402  (the CPU bench's settings and inputs)
 
-sys.path.append(str(PACK_DIR / "tests"))  # last: tests/comfy/ must not shadow ComfyUI's comfy
-from support.checkpoints import initialise_weights  # noqa: E402  (the test checkpoint's seeded initialisation)
+sys.path.append(str(PACK_DIR))  # magicmix_dev; last: the pack's nodes/ must not shadow ComfyUI's nodes.py
+from magicmix_dev.checkpoints import initialise_weights  # noqa: E402  (the test checkpoint's seeded initialisation)
 
 # --- what runs -------------------------------------------------------------------------------------
 

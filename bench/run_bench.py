@@ -1,6 +1,6 @@
 """MagicMix benchmarks: time and memory against KSamplerAdvanced, model evaluation counts, scaling.
 
-Runs ComfyUI in-process on the generated SD1.5 test checkpoint (tests/support/checkpoints.py), on
+Runs ComfyUI in-process on the generated SD1.5 test checkpoint (magicmix_dev/checkpoints.py), on
 the CPU, and on a GPU too when torch sees one; each device runs in a child process of its own
 because ComfyUI picks its device once, at import. Prints the table and writes it to
 bench/RESULTS.md (or --out), with the machine it ran on.
@@ -38,7 +38,7 @@ import sys
 import tempfile
 import threading
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import results_file  # bench/results_file.py: the GPU check's report that RESULTS.md holds
@@ -46,6 +46,8 @@ import sampler_kinds  # bench/sampler_kinds.py: this script's folder is first on
 
 BENCH_DIR = Path(__file__).resolve().parent
 PACK_DIR = BENCH_DIR.parent
+if str(PACK_DIR) not in sys.path:  # run as bench/run_bench.py: the repo root, for magicmix_dev (appended: ComfyUI's
+    sys.path.append(str(PACK_DIR))  # nodes.py must win over the pack's nodes/)
 DEFAULT_OUT = BENCH_DIR / "RESULTS.md"
 
 OVERHEAD_TARGET = 1.03
@@ -309,8 +311,7 @@ class Bench:
     """The loaded host, model and prompts; each ``run_*`` method is one timed, measured, counted run."""
 
     def __init__(self, device: str):
-        sys.path.insert(0, str(PACK_DIR / "tests"))
-        from support import checkpoints, host
+        from magicmix_dev import checkpoints, host
 
         if device != "cpu":  # the test bed's host runs on the CPU; here ComfyUI may take the GPU
             host.HOST_ARGS = tuple(arg for arg in host.HOST_ARGS if arg != "--cpu")

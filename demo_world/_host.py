@@ -1,14 +1,12 @@
-"""Importing ComfyUI in-process, through the test bed's one launcher (tests/support/host.py)."""
+"""Importing ComfyUI in-process, through the development package's one launcher (magicmix_dev/host.py)."""
 from __future__ import annotations
 
 import sys
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-if str(REPO / "tests") not in sys.path:
-    sys.path.insert(0, str(REPO / "tests"))
+from magicmix_dev import host
 
-from support import host  # noqa: E402
+REPO = Path(__file__).resolve().parent.parent
 
 
 def import_comfy() -> Path:

@@ -14,11 +14,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-if __package__ in (None, ""):
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-    __package__ = "demo_world"
-
-from . import _host, training, world  # noqa: E402
+from . import _host, training, world
 
 LATENT_NOISE = 0.03
 SEED = 2

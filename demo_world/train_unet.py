@@ -19,11 +19,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-if __package__ in (None, ""):
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-    __package__ = "demo_world"
-
-from . import _host, training, world  # noqa: E402
+from . import _host, training, world
 
 DROP_PROMPT = 0.1
 MAX_LOSS_WEIGHT = 50.0

@@ -20,18 +20,12 @@ from pathlib import Path
 
 import pytest
 
-from support import host
+from magicmix_dev import host
 
 TESTS_DIR = Path(__file__).resolve().parent
 LAYERS = ("unit", "comfy", "e2e", "browser")
 ARTIFACTS_DIR = host.PACK_DIR / "test-artifacts"
 SCREENSHOTS_DIR = ARTIFACTS_DIR / "screenshots"
-
-# The unit tests import the pack's pure-math package (magicmix_core) from the repo root. Appended,
-# not prepended: the repo root also holds the pack's ``nodes`` package, which must not shadow
-# ComfyUI's own ``nodes`` module when ComfyUI is imported in-process.
-if str(host.PACK_DIR) not in sys.path:
-    sys.path.append(str(host.PACK_DIR))
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -120,7 +114,7 @@ def _failed_since(request, failed_before: set, fixture_name: str) -> list[str]:
 @pytest.fixture(scope="session")
 def sd15_checkpoint() -> Path:
     """The seeded random-weight SD1.5 checkpoint (generated once, then cached under $MAGICMIX_CACHE/models)."""
-    from support import checkpoints
+    from magicmix_dev import checkpoints
     return checkpoints.ensure_checkpoint()
 
 
@@ -189,7 +183,7 @@ def demo_model(comfy_host, demo_checkpoint):
 
 # --- the real server ----------------------------------------------------------------------------
 
-DEFAULT_CHECKPOINT_NAME = "magicmix-test-sd15.safetensors"  # == support.checkpoints.DEFAULT_MODEL_NAME
+DEFAULT_CHECKPOINT_NAME = "magicmix-test-sd15.safetensors"  # == magicmix_dev.checkpoints.DEFAULT_MODEL_NAME
 
 
 @pytest.fixture(scope="session")
@@ -214,7 +208,7 @@ def newer_frontend_server(request, tmp_path_factory, sd15_checkpoint):
 def _served(request, fixture_name: str, checkpoint: Path, workdir: Path, log_prefix: str, extra_args=()):
     """A started test server for the session, stopped afterwards; its log kept when it fails to start
     or when a test that used ``fixture_name`` failed."""
-    from support.server import ComfyServer
+    from magicmix_dev.server import ComfyServer
 
     failed_before = set(request.config.stash[_FAILED_ITEMS])
     server = ComfyServer({DEFAULT_CHECKPOINT_NAME: checkpoint}, workdir=workdir, extra_args=extra_args)

@@ -29,15 +29,13 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO / "tests"))  # the test bed's support modules: one server launcher, one converter
+sys.path.insert(0, str(REPO))  # run as tools/run_workflow.py: the repo root, for magicmix_dev and demo_world
 
-from install_layouts import install_layouts  # noqa: E402  (tools/ is this script's own folder)
-from support import checkpoints  # noqa: E402
-from support.server import ComfyServer, PromptError, saved_images  # noqa: E402
-from support.workflow import ui_to_api  # noqa: E402
-
-sys.path.insert(0, str(REPO))
 from demo_world import demo  # noqa: E402
+from install_layouts import install_layouts  # noqa: E402  (tools/ is this script's own folder)
+from magicmix_dev import checkpoints  # noqa: E402
+from magicmix_dev.server import ComfyServer, PromptError, saved_images  # noqa: E402
+from magicmix_dev.workflow import ui_to_api  # noqa: E402
 
 DEFAULT_WORKFLOW = REPO / "workflows" / "magicmix_image_layout.json"
 # The test checkpoint's images are noise-like at any size, and the workflows' 512x512 / 50 steps

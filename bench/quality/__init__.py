@@ -8,10 +8,6 @@ the README's text-layout picture. ``run`` is the command:
     bash tools/run_quality_bench.sh [--quick]
 """
 
-import sys
 from pathlib import Path
 
 PACK_DIR = Path(__file__).resolve().parents[2]
-for _path in (PACK_DIR / "tests", PACK_DIR):  # the test bed's host launcher; demo_world
-    if str(_path) not in sys.path:
-        sys.path.append(str(_path))

@@ -11,11 +11,7 @@ import argparse
 import sys
 from pathlib import Path
 
-if __package__ in (None, ""):
-    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-    __package__ = "bench.quality"
-
-from . import PACK_DIR, report  # noqa: E402
+from . import PACK_DIR, report
 
 OUT = PACK_DIR / "docs" / "images" / "demo_main_job.png"
 

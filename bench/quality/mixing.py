@@ -13,7 +13,7 @@ Methods (every one through ComfyUI's own nodes or the pack's, on the demo model)
 - ``switch``: two KSamplerAdvanced, the layout prompt down to a level, then the content prompt;
 - ``average``: ConditioningAverage(content, layout prompt, 0.5), img2img from K_max (image layout) or
   from pure noise (text layout);
-- ``community``: the community pipeline's order (tests/support/community_order.py), image layout;
+- ``community``: the community pipeline's order (magicmix_dev/community_order.py), image layout;
 - ``off_by_one``: a public port's start (../shared/docs/magicmix-spec.md, "Known deviations"): the
   layout is noised to level K_max but the first step is taken from level K_max - 1, as if the latent held
   that level's noise; then MagicMix's own step order (the pack's mixing functions), image layout;
@@ -229,7 +229,7 @@ class Batch:
         import comfy.sample
         import comfy.samplers
         from magicmix_core.levels import nu_values
-        from support.community_order import community_order_function
+        from magicmix_dev.community_order import community_order_function
         model, samples, noise, model_sampling, sigmas, levels, clean = self._image_layout_inputs(method)
         function = community_order_function(clean, noise, nu_values(method.nu, method.nu, levels.mix_count),
                                             model_sampling)

@@ -11,8 +11,6 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from . import PACK_DIR  # noqa: F401  (sys.path set-up)
-
 
 @dataclass
 class DemoModel:
@@ -41,7 +39,7 @@ def load(narrow_twin: bool = True, nodes: dict | None = None, unet_weights=None,
     host's NODE_CLASS_MAPPINGS where a caller has loaded them already). A model of its own: the twin's
     swap never touches another loaded copy. ``unet_weights`` / ``decoder_weights``: other trained
     weights (e.g. a retrain's) in place of the committed ones, swapped into the loaded checkpoint."""
-    from support import host
+    from magicmix_dev import host
     mappings = nodes if nodes is not None else host.load_host_nodes()
     import comfy.sd
     from demo_world import checkpoint, unet

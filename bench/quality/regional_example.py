@@ -10,15 +10,10 @@ scene's quadrant as the mask, MagicMix in it, and the same without a mask.
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
-if __package__ in (None, ""):
-    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-    __package__ = "bench.quality"
+import torch
 
-import torch  # noqa: E402
-
-from . import PACK_DIR, mixing as M, report  # noqa: E402
+from . import PACK_DIR, mixing as M, report
 
 OUT = PACK_DIR / "docs" / "images" / "demo_regional.png"
 

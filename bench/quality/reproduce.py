@@ -22,14 +22,10 @@ import sys
 import time
 from pathlib import Path
 
-if __package__ in (None, ""):
-    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-    __package__ = "bench.quality"
+import numpy as np
+import torch
 
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-
-from . import PACK_DIR, mixing as M, model, report, txt2img  # noqa: E402
+from . import PACK_DIR, mixing as M, model, report, txt2img
 
 OUT = PACK_DIR / "bench" / "REPRODUCTION.md"
 ROUND_TRIP_IMAGES, ROUND_TRIP_SEED = 200, 9  # tests/comfy/test_demo_world_model.py asserts on this measurement

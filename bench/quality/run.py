@@ -13,11 +13,7 @@ import sys
 import time
 from pathlib import Path
 
-if __package__ in (None, ""):
-    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-    __package__ = "bench.quality"
-
-from . import PACK_DIR, mixing as M, model, report, txt2img  # noqa: E402
+from . import PACK_DIR, mixing as M, model, report, txt2img
 
 NUS = (0.0, 0.25, 0.5, 0.75, 0.9, 1.0)
 LATE_K = (0.1, 0.4)  # the range this model's coarse-to-fine order favours (its switch-level curve)

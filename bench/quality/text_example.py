@@ -8,15 +8,10 @@ content prompt at the defaults (nu 0.75, k 0.3/0.6) and at k 0.1/0.4.
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
-if __package__ in (None, ""):
-    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-    __package__ = "bench.quality"
+import torch
 
-import torch  # noqa: E402
-
-from . import PACK_DIR, mixing as M, report  # noqa: E402
+from . import PACK_DIR, mixing as M, report
 
 OUT = PACK_DIR / "docs" / "images" / "demo_text_layout.png"
 

@@ -13,12 +13,8 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-if __package__ in (None, ""):
-    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-    __package__ = "bench.quality"
-
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
+import numpy as np
+import torch
 
 STEPS, CFG, SAMPLER, SCHEDULER = 50, 7.5, "euler", "normal"
 

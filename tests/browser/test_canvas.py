@@ -9,8 +9,8 @@ import json
 import pytest
 from playwright.sync_api import expect
 
-from support import host
-from support.workflow import ui_to_api
+from magicmix_dev import host
+from magicmix_dev.workflow import ui_to_api
 
 PACK_MODULE = f"custom_nodes.{host.PACK_FOLDER_NAME}"
 CORE_PACK_NODES = ("MagicMixLayoutNoise", "MagicMixInterpolatedSampler", "MagicMixConditionalSampler")
@@ -99,7 +99,7 @@ def test_a_magicmix_node_is_added_from_the_node_search(comfy_page, pack_node_inf
 
 
 def test_the_workflow_converter_gives_what_the_frontend_queues(comfy_page, comfy_server):
-    """tests/support/workflow.py (used by the e2e tests and the main job) against the frontend's own
+    """magicmix_dev/workflow.py (used by the e2e tests and the main job) against the frontend's own
     conversion, ``app.graphToPrompt()``, for every shipped workflow."""
     object_info = comfy_server.object_info()
     paths = sorted(WORKFLOWS_DIR.glob("*.json"))

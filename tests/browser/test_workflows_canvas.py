@@ -26,7 +26,7 @@ from PIL import Image
 
 from playwright.sync_api import expect
 
-from support import host
+from magicmix_dev import host
 
 PACK_DIR = Path(__file__).resolve().parents[2]
 WORKFLOWS_DIR = PACK_DIR / "workflows"

@@ -9,7 +9,7 @@ import subprocess
 
 import pytest
 
-from support import host
+from magicmix_dev import host
 
 SMOKE_STEPS = 10
 # The minimum, written out for the smoke settings (k_max 0.6, k_min 0.3, 10 steps): image layout steps

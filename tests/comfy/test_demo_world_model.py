@@ -10,7 +10,7 @@ import sys
 import numpy as np
 import torch
 
-from support import host
+from magicmix_dev import host
 
 from demo_world import checkpoint, conditioning, latent, text_encoder, unet, world
 

@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 import torch
 
-from support import diffusers_models
-from support.community_order import community_order_function
+from magicmix_dev import diffusers_models
+from magicmix_dev.community_order import community_order_function
 
 STEPS, K_MIN, K_MAX, NU, CFG, SEED, BATCH = 20, 0.3, 0.6, 0.75, 7.5, 1, 2
 CONTENT, LAYOUT, NEGATIVE = "a photo of a coffee machine", "a photo of a corgi", "blurry"

@@ -13,7 +13,7 @@ See docs/samplers.md for how each sampler behaves under MagicMix.
 import pytest
 import torch
 
-from support import host
+from magicmix_dev import host
 
 host.prepare_comfy_imports()  # the parametrisation below reads ComfyUI's own lists at collection time
 import comfy.k_diffusion.sampling  # noqa: E402

@@ -10,7 +10,7 @@ import sys
 import pytest
 import torch
 
-from support import host
+from magicmix_dev import host
 
 GPU_CHECK = host.PACK_DIR / "bench" / "gpu_check.py"
 PREPARE = host.PACK_DIR / "tools" / "prepare_gpu_check.py"

@@ -1,6 +1,6 @@
 """The three nodes on every sampling type ComfyUI has for this pack: EPS, V_PREDICTION, SDXL's ADM and CONST flow.
 
-Each family is a tiny random-weight model built from ComfyUI's own classes (tests/support/tiny_models.py).
+Each family is a tiny random-weight model built from ComfyUI's own classes (magicmix_dev/tiny_models.py).
 Beyond "runs and stays finite", the nu = 0 limit of the spec pins each family's noise maths: the layout
 phase must land exactly on the layout latent at K_min, computed here with the model's own
 ``model_sampling`` and latent format, so a pack that hard-coded EPS noise scaling or forgot the latent
@@ -9,7 +9,7 @@ format would fail on V, SDXL or flow.
 import pytest
 import torch
 
-from support.tiny_models import EXPECTED_SAMPLING_TYPE, TINY_MODEL_FAMILIES
+from magicmix_dev.tiny_models import EXPECTED_SAMPLING_TYPE, TINY_MODEL_FAMILIES
 
 TOTAL_STEPS = 8
 K_MIN, K_MAX = 0.25, 0.75

@@ -11,7 +11,7 @@ import re
 
 import pytest
 
-from support.host import PACK_DIR
+from magicmix_dev.host import PACK_DIR
 
 DOCS_DIR = PACK_DIR / "web" / "docs"
 SOURCE_DIRS = (PACK_DIR / "nodes", PACK_DIR / "magicmix_core")

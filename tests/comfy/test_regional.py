@@ -7,7 +7,7 @@ inpainting checkpoints, on a tiny 9-channel UNet built from ComfyUI's own classe
 import pytest
 import torch
 
-from support import tiny_models
+from magicmix_dev import tiny_models
 
 TOTAL_STEPS = 12
 K_MIN, K_MAX = 0.25, 0.75

@@ -6,7 +6,7 @@ nothing runs); what can only be known from the data (a latent's channels or batc
 layout was made for) is refused when the node runs, as an ``execution_error`` raised by the pack's
 ``MagicMixInputError`` before any sampling step.
 
-The prompt is the small MagicMix graph of support/magicmix_prompt.py (64x64, 4 steps: one mix, one
+The prompt is the small MagicMix graph of magicmix_dev/magicmix_prompt.py (64x64, 4 steps: one mix, one
 content step); each case changes one thing in it. NaN and Infinity are posted as the JSON literals
 Python's parser (and so ComfyUI's) accepts; a browser sends them as ``null``, which is a case too.
 """
@@ -20,9 +20,9 @@ import numpy as np
 import pytest
 from safetensors.numpy import save_file
 
-from support.magicmix_prompt import (execution_error, image_pixels, magicmix_prompt, submit,
+from magicmix_dev.magicmix_prompt import (execution_error, image_pixels, magicmix_prompt, submit,
                                      wait_until_done)
-from support.server import saved_images
+from magicmix_dev.server import saved_images
 
 STEPS = 4  # k_min 0.3 / k_max 0.6 -> levels 1 and 2: one mix and one content step
 SD3_LATENT_FILE = "sd3_layout.latent"  # a 16-channel latent as an SD3 workflow's SaveLatent writes it

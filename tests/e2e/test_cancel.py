@@ -22,8 +22,8 @@ import numpy as np
 import pytest
 import requests
 
-from support.magicmix_prompt import ServerEvents, file_sha256, image_pixels, magicmix_prompt
-from support.server import saved_images
+from magicmix_dev.magicmix_prompt import ServerEvents, file_sha256, image_pixels, magicmix_prompt
+from magicmix_dev.server import saved_images
 
 PACK_DIR = Path(__file__).resolve().parents[2]
 RESULTS_FILE = PACK_DIR / "test-artifacts" / "cancel_latency.json"

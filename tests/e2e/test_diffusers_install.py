@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from support import host
+from magicmix_dev import host
 
 BUILD_FILES = ("pyproject.toml", "README.md", "magicmix_core", "magicmix_diffusers")
 
@@ -71,7 +71,7 @@ def test_the_entry_point_runs_magicmix_there(clean_venv):
         sys.path.append({str(tests_dir)!r})  # the tiny pipeline's builder; it imports no ComfyUI
         import torch
         from magicmix_diffusers import magicmix
-        from support.diffusers_models import tiny_v_pipeline
+        from magicmix_dev.diffusers_models import tiny_v_pipeline
         pipe = tiny_v_pipeline()
         layout = torch.randn(1, 4, 8, 8, generator=torch.Generator().manual_seed(3))
         result = magicmix(pipe, "a coffee machine", layout_latents=layout, num_inference_steps=10, seed=5,

@@ -2,8 +2,8 @@
 import pytest
 from PIL import Image
 
-from support.magicmix_prompt import magicmix_prompt
-from support.server import PromptError, saved_images
+from magicmix_dev.magicmix_prompt import magicmix_prompt
+from magicmix_dev.server import PromptError, saved_images
 
 
 @pytest.mark.parametrize("text_layout", [False, True], ids=["image_layout", "text_layout"])

@@ -3,8 +3,8 @@ uploads) makes of the repo, with `.comfyignore`.
 
 - `comfy node validate` passes with no security warning (it runs ruff with --exit-zero, so its
   output is read);
-- the archive holds every runtime file and nothing of tests/, bench/, .ci/, docs/, demo_world/ or the
-  development tools;
+- the archive holds every runtime file and nothing of tests/, bench/, .ci/, docs/, demo_world/, the
+  development package magicmix_dev/ or the development tools;
 - unzipped into the custom_nodes of a fresh ComfyUI base directory (the only pack there), the real
   server lists the nodes, serves a node docs page, and runs a shipped workflow from the archive with
   the layouts its own installer copied;
@@ -23,17 +23,17 @@ from pathlib import Path
 import pytest
 import requests
 
-from support import checkpoints, host
-from support.security_scan import is_false_positive, nodesafe_scan, scan_source
-from support.server import ComfyServer, saved_images
-from support.workflow import ui_to_api
+from magicmix_dev import checkpoints, host
+from magicmix_dev.security_scan import is_false_positive, nodesafe_scan, scan_source
+from magicmix_dev.server import ComfyServer, saved_images
+from magicmix_dev.workflow import ui_to_api
 
 COMFY_CLI = (sys.executable, "-m", "comfy_cli", "--skip-prompt", "--no-enable-telemetry")
 RUNTIME_FILES = ("__init__.py", "README.md", "pyproject.toml", "requirements.txt", "tools/install_layouts.py",
                  "web/docs/MagicMixLayoutNoise.md")
 RUNTIME_FOLDERS = ("nodes", "magicmix_core", "workflows", "layouts", "web/docs")
-LEFT_OUT = ("tests/", "bench/", ".ci/", "docs/", "demo_world/", "magicmix_diffusers/", "tools/run_", "tools/setup",
-            "tools/make_", "tools/prepare_",
+LEFT_OUT = ("tests/", "bench/", ".ci/", "docs/", "demo_world/", "magicmix_diffusers/", "magicmix_dev/", "tools/run_",
+            "tools/setup", "tools/make_", "tools/prepare_",
             "requirements-dev.txt", "pytest.ini")
 # The layout installer copies files into ComfyUI's input folder on purpose (a user runs it; ComfyUI never
 # imports tools/): what our scan reports there is its file handling and nothing else.

@@ -1,7 +1,7 @@
 """The real ComfyUI server, started by our tooling, serves the pack and runs a workflow on the generated checkpoint."""
 from PIL import Image
 
-from support.server import saved_images
+from magicmix_dev.server import saved_images
 
 PACK_NODES = ("MagicMixLayoutNoise", "MagicMixInterpolatedSampler", "MagicMixConditionalSampler")
 CHECKPOINT = "magicmix-test-sd15.safetensors"
@@ -48,7 +48,7 @@ def test_plain_workflow_runs_through_prompt_to_a_saved_png(comfy_server):
 def test_the_server_serves_the_node_docs_pages_the_docs_panel_reads(comfy_server):
     """WEB_DIRECTORY's docs/<NodeId>.md, under /extensions/<pack folder>/ as the frontend requests it."""
     import requests
-    from support.host import PACK_FOLDER_NAME
+    from magicmix_dev.host import PACK_FOLDER_NAME
     for node_id, title in (("MagicMixLayoutNoise", "MagicMix Layout Noise"), ("MagicMix", "MagicMix (all in one)")):
         response = requests.get(f"{comfy_server.url}/extensions/{PACK_FOLDER_NAME}/docs/{node_id}.md", timeout=30)
         assert response.status_code == 200, f"{node_id}: {response.status_code}"

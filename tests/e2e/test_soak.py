@@ -1,6 +1,6 @@
 """A soak on the real server: 30 consecutive MagicMix runs, memory within a stated bound, same seed same image.
 
-Every run really samples (support.magicmix_prompt.cache_buster gives the layout node a new value
+Every run really samples (magicmix_dev.magicmix_prompt.cache_buster gives the layout node a new value
 that changes no pixel, so ComfyUI cannot answer from its cache). The server's resident memory
 (VmRSS of its process) is read after each run; its growth from the end of the warm-up (the first
 WARM_UP_RUNS runs: model loading, first-use allocations) to the last run must stay below
@@ -14,8 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
-from support.magicmix_prompt import image_pixels, magicmix_prompt
-from support.server import saved_images
+from magicmix_dev.magicmix_prompt import image_pixels, magicmix_prompt
+from magicmix_dev.server import saved_images
 
 PACK_DIR = Path(__file__).resolve().parents[2]
 RESULTS_FILE = PACK_DIR / "test-artifacts" / "soak_memory.json"

@@ -1,7 +1,7 @@
 """Each shipped workflow (workflows/*.json) runs on the real server and saves its images.
 
 The workflow file is converted from the canvas's UI format to the API format with the running
-server's /object_info (tests/support/workflow.py), its layout images are put in the server's input
+server's /object_info (magicmix_dev/workflow.py), its layout images are put in the server's input
 folder with tools/install_layouts.py (what a user runs), and the prompt is queued over HTTP.
 
 What is changed before the run, and why (the test machines have 2 CPU cores and no real weights):
@@ -41,8 +41,8 @@ import requests
 from PIL import Image
 
 from magicmix_core.levels import LevelRange
-from support.server import PromptError, saved_images
-from support.workflow import ui_to_api
+from magicmix_dev.server import PromptError, saved_images
+from magicmix_dev.workflow import ui_to_api
 
 PACK_DIR = Path(__file__).resolve().parents[2]
 WORKFLOWS_DIR = PACK_DIR / "workflows"

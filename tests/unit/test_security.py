@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from support.security_scan import is_false_positive, nodesafe_scan, scan_source
+from magicmix_dev.security_scan import is_false_positive, nodesafe_scan, scan_source
 
 PACK_DIR = Path(__file__).resolve().parents[2]
 

@@ -1,8 +1,8 @@
 """diffusers pipelines for the tests of magicmix_diffusers: our checkpoints converted offline, and a tiny
 v-prediction (SD2.x-style) pipeline built in-process.
 
-- ``sd15_pipeline()``: the generated SD1.5 test checkpoint (tests/support/checkpoints.py) as a diffusers
-  folder under ``$MAGICMIX_CACHE/diffusers`` (magicmix_diffusers.loading.convert_checkpoint, once), with
+- ``sd15_pipeline()``: the generated SD1.5 test checkpoint (magicmix_dev/checkpoints.py) as a diffusers
+  folder under ``$MAGICMIX_CACHE/diffusers`` (diffusers_convert.convert_checkpoint, once), with
   the CLIP-L tokenizer ComfyUI ships (comfy/sd1_tokenizer).
 - ``demo_pipeline()``: the demo-world checkpoint (demo_world/checkpoint.py) likewise; its TAESD-format VAE
   becomes diffusers' AutoencoderTiny.
@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import torch
 
-from . import checkpoints, host
+from . import checkpoints, diffusers_convert, host
 
 
 def tokenizer_dir():
@@ -23,28 +23,24 @@ def tokenizer_dir():
 
 
 def sd15_pipeline():
-    from magicmix_diffusers import loading
     folder = host.cache_dir() / "diffusers" / checkpoints.checkpoint_file_name().replace(".safetensors", "")
-    loading.convert_checkpoint(checkpoints.ensure_checkpoint(), folder, dict(checkpoints.SD15_ONE_LEVEL_UNET),
-                               tokenizer_dir())
-    return loading.load_pipeline(folder)
+    diffusers_convert.convert_checkpoint(checkpoints.ensure_checkpoint(), folder,
+                                         dict(checkpoints.SD15_ONE_LEVEL_UNET), tokenizer_dir())
+    return diffusers_convert.load_pipeline(folder)
 
 
 def demo_pipeline():
     from demo_world import checkpoint, unet
-
-    from magicmix_diffusers import loading
     source = checkpoint.ensure_checkpoint()
     folder = host.cache_dir() / "diffusers" / source.name.replace(".safetensors", "")
-    loading.convert_checkpoint(source, folder, unet.unet_config(unet.NARROW_CHANNELS * unet.WIDTH_FACTOR), tokenizer_dir())
-    return loading.load_pipeline(folder)
+    diffusers_convert.convert_checkpoint(source, folder, unet.unet_config(unet.NARROW_CHANNELS * unet.WIDTH_FACTOR),
+                                         tokenizer_dir())
+    return diffusers_convert.load_pipeline(folder)
 
 
 def tiny_v_pipeline(seed: int = 0):
     from diffusers import AutoencoderKL, EulerDiscreteScheduler, StableDiffusionPipeline, UNet2DConditionModel
     from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
-
-    from magicmix_diffusers import loading
 
     torch.manual_seed(seed)  # diffusers and transformers initialise their layers from the global RNG
     unet = UNet2DConditionModel(sample_size=8, in_channels=4, out_channels=4, block_out_channels=(32,),
@@ -58,7 +54,7 @@ def tiny_v_pipeline(seed: int = 0):
                         up_block_types=("UpDecoderBlock2D",), latent_channels=4, norm_num_groups=8)
     tokenizer = CLIPTokenizer.from_pretrained(str(tokenizer_dir()), local_files_only=True)
     tokenizer.model_max_length = 77
-    scheduler = EulerDiscreteScheduler(**loading.SD1_SCHEDULE, prediction_type="v_prediction",
+    scheduler = EulerDiscreteScheduler(**diffusers_convert.SD1_SCHEDULE, prediction_type="v_prediction",
                                        timestep_spacing="trailing")
     return StableDiffusionPipeline(vae=vae, text_encoder=text_encoder, tokenizer=tokenizer, unet=unet,
                                    scheduler=scheduler, safety_checker=None, feature_extractor=None,
@@ -68,8 +64,6 @@ def tiny_v_pipeline(seed: int = 0):
 def tiny_sdxl_pipeline(seed: int = 0):
     from diffusers import AutoencoderKL, EulerDiscreteScheduler, StableDiffusionXLPipeline, UNet2DConditionModel
     from transformers import CLIPTextConfig, CLIPTextModel, CLIPTextModelWithProjection, CLIPTokenizer
-
-    from magicmix_diffusers import loading
 
     torch.manual_seed(seed)
     text = dict(vocab_size=49408, hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4,
@@ -83,7 +77,7 @@ def tiny_sdxl_pipeline(seed: int = 0):
                         up_block_types=("UpDecoderBlock2D",), latent_channels=4, norm_num_groups=8)
     tokenizer = CLIPTokenizer.from_pretrained(str(tokenizer_dir()), local_files_only=True)
     tokenizer.model_max_length = 77
-    scheduler = EulerDiscreteScheduler(**loading.SD1_SCHEDULE, timestep_spacing="trailing")
+    scheduler = EulerDiscreteScheduler(**diffusers_convert.SD1_SCHEDULE, timestep_spacing="trailing")
     return StableDiffusionXLPipeline(vae=vae, text_encoder=CLIPTextModel(CLIPTextConfig(**text)),
                                      text_encoder_2=CLIPTextModelWithProjection(CLIPTextConfig(**text)),
                                      tokenizer=tokenizer, tokenizer_2=tokenizer, unet=unet, scheduler=scheduler)

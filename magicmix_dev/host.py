@@ -12,7 +12,7 @@ import os
 import sys
 from pathlib import Path
 
-PACK_DIR = Path(__file__).resolve().parents[2]
+PACK_DIR = Path(__file__).resolve().parents[1]
 PACK_FOLDER_NAME = "comfyui-magicmix"  # the name tools/setup.sh links the repo under in custom_nodes/
 
 # What the in-process host runs with: the CPU (no GPU on the test machines, and the same device

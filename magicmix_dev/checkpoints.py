@@ -21,7 +21,7 @@ written atomically; asking again for the same seed is a no-op.
 tools/run_workflow.py (the main job) and the test fixtures call ensure_checkpoint(). The CLI puts
 the model into a ComfyUI of yours::
 
-    python -m tests.support.checkpoints --out ComfyUI/models/checkpoints
+    python -m magicmix_dev.checkpoints --out ComfyUI/models/checkpoints
 """
 from __future__ import annotations
 
@@ -33,11 +33,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-if __package__ in (None, ""):  # run as a script: make the sibling modules importable
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
-    import host
-else:
-    from . import host
+from . import host
 
 import torch
 
