@@ -6,15 +6,16 @@ clean silhouette is a good layout (a photo works too; the canvas notes say so).
 
 Drawn at 2x and reduced with a box filter for smooth edges, then stored as a 64-colour palette PNG
 (LoadImage converts palette images to RGB). ``make_workflows.py`` writes them into ``layouts/``;
-``install_layouts.py`` copies them into ComfyUI's input folder, where LoadImage looks.
+``install_layouts.py`` copies them into ComfyUI's input folder, where LoadImage looks. The workflows'
+template thumbnails are drawn here too, from these images (``thumbnail_jpeg``).
 """
 from __future__ import annotations
 
 import io
 import math
-from typing import Callable
+from collections.abc import Callable
 
-from PIL import Image, ImageDraw
+from PIL import Image, ImageDraw, ImageFont
 
 SIZE = 512
 SCALE = 2  # supersampling factor
@@ -142,4 +143,20 @@ LAYOUT_IMAGES: dict[str, Callable[[], Image.Image]] = {
 def png_bytes(image: Image.Image) -> bytes:
     buffer = io.BytesIO()
     image.save(buffer, format="PNG", optimize=True)
+    return buffer.getvalue()
+
+
+def thumbnail_jpeg(layout: str, caption: str) -> bytes:
+    """A 256x256 card for the template browser: the layout (one of LAYOUT_IMAGES, or words) and a caption."""
+    if layout in LAYOUT_IMAGES:
+        card = LAYOUT_IMAGES[layout]().convert("RGB").resize((256, 256), Image.Resampling.LANCZOS)
+    else:
+        card = Image.new("RGB", (256, 256), (236, 232, 222))
+        ImageDraw.Draw(card).text((128, 110), layout, fill=(60, 60, 60), anchor="mm",
+                                  font=ImageFont.load_default(size=30))
+    draw = ImageDraw.Draw(card)
+    draw.rectangle((0, 206, 256, 256), fill=(30, 30, 30))
+    draw.text((128, 231), caption, fill=(255, 255, 255), anchor="mm", font=ImageFont.load_default(size=20))
+    buffer = io.BytesIO()
+    card.save(buffer, format="JPEG", quality=85, optimize=True)
     return buffer.getvalue()

@@ -6,16 +6,15 @@ and tests/e2e/test_workflows.py.
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
+from tools import make_workflows
+
 PACK_DIR = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(PACK_DIR / "tools"))
-import make_workflows  # noqa: E402
 
 WORKFLOW_NAMES = sorted(make_workflows.WORKFLOWS)
 MAGICMIX_TYPES = {"MagicMixLayoutNoise", "MagicMixInterpolatedSampler", "MagicMixConditionalSampler"}
