@@ -42,11 +42,19 @@ def pytest_addoption(parser):
         help="fail the run unless every layer (unit, comfy, e2e, browser) passed at least one test and nothing was skipped")
 
 
+def _layer_of(path) -> str | None:
+    """The layer of a test file or folder under tests/<layer>/, else None."""
+    try:
+        parts = Path(path).resolve().relative_to(TESTS_DIR).parts
+    except ValueError:
+        return None
+    return parts[0] if parts and parts[0] in LAYERS else None
+
+
 def pytest_collection_modifyitems(config, items):
     for item in items:
-        parts = Path(item.path).resolve().relative_to(TESTS_DIR).parts
-        layer = parts[0] if len(parts) > 1 else None
-        if layer not in LAYERS:
+        layer = _layer_of(item.path)
+        if layer is None:
             raise pytest.UsageError(f"{item.nodeid}: tests belong in one of tests/{{{','.join(LAYERS)}}}/")
         item.add_marker(getattr(pytest.mark, layer))
         item.stash[_LAYER] = layer
@@ -61,6 +69,17 @@ _FAILED_ITEMS = pytest.StashKey[set]()  # node ids of failed items, for fixtures
 def pytest_configure(config):
     config.stash[_OUTCOMES] = {layer: {"passed": 0, "skipped": 0} for layer in LAYERS}
     config.stash[_FAILED_ITEMS] = set()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_make_collect_report(collector):
+    """A module or folder skipped while collected (module-level pytest.skip, importorskip) is a skip of its
+    layer too: its tests never run, and no test report would say so."""
+    report = yield
+    layer = _layer_of(collector.path) if report.skipped else None
+    if layer:
+        collector.config.stash[_OUTCOMES][layer]["skipped"] += 1
+    return report
 
 
 @pytest.hookimpl(wrapper=True)
