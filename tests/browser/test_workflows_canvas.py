@@ -10,7 +10,9 @@ A control test drops a file with an unknown node type and checks that these chec
 
 The screenshot of each loaded canvas, fitted to the window with the frontend's own "fit view"
 command, is kept in test-artifacts/screenshots/<workflow>.png; its part that holds the graph goes to
-docs/images/<workflow>.png for the README (palette PNG, well under 400 KB).
+test-artifacts/canvas/<workflow>.png (palette PNG, well under 400 KB). Tests write nothing the repository
+tracks: `bash tools/refresh_canvas_images.sh` runs them and copies those pictures to docs/images/ for the
+README.
 """
 from __future__ import annotations
 
@@ -30,8 +32,8 @@ from magicmix_dev import host
 
 PACK_DIR = Path(__file__).resolve().parents[2]
 WORKFLOWS_DIR = PACK_DIR / "workflows"
-DOCS_IMAGES_DIR = PACK_DIR / "docs" / "images"
 SCREENSHOTS_DIR = PACK_DIR / "test-artifacts" / "screenshots"
+CANVAS_IMAGES_DIR = PACK_DIR / "test-artifacts" / "canvas"  # tools/refresh_canvas_images.sh copies them to docs/images/
 WORKFLOW_NAMES = sorted(p.stem for p in WORKFLOWS_DIR.glob("*.json"))
 
 SCREENSHOT_VIEWPORT = {"width": 1920, "height": 1080}  # big enough that the fitted canvas is legible
@@ -182,9 +184,9 @@ def fit_view(page) -> None:
 
 
 def keep_screenshot(page, name: str) -> Path:
-    """The whole window to test-artifacts/screenshots/, the graph's part of it to docs/images/."""
+    """The whole window to test-artifacts/screenshots/, the graph's part of it to test-artifacts/canvas/."""
     SCREENSHOTS_DIR.mkdir(parents=True, exist_ok=True)
-    DOCS_IMAGES_DIR.mkdir(parents=True, exist_ok=True)
+    CANVAS_IMAGES_DIR.mkdir(parents=True, exist_ok=True)
     artifact = SCREENSHOTS_DIR / f"{name}.png"
     page.screenshot(path=str(artifact))
     left, top, right, bottom = page.evaluate(GRAPH_SCREEN_BOUNDS_JS)
@@ -197,9 +199,9 @@ def keep_screenshot(page, name: str) -> Path:
         graph = shot.convert("RGB").crop(box).quantize(256, method=Image.Quantize.MEDIANCUT)
     buffer = io.BytesIO()
     graph.save(buffer, format="PNG", optimize=True)
-    docs_image = DOCS_IMAGES_DIR / f"{name}.png"
-    docs_image.write_bytes(buffer.getvalue())
-    return docs_image
+    canvas_image = CANVAS_IMAGES_DIR / f"{name}.png"
+    canvas_image.write_bytes(buffer.getvalue())
+    return canvas_image
 
 
 def test_every_workflow_is_under_test():
@@ -259,9 +261,9 @@ def test_workflow_loads_on_the_canvas_without_missing_nodes_or_errors(name, canv
         SCREENSHOTS_DIR.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(SCREENSHOTS_DIR / f"{name}-frontend-{canvas_server.frontend}.png"))
         return
-    docs_image = keep_screenshot(page, name)
-    assert docs_image.stat().st_size < MAX_DOCS_IMAGE_BYTES
-    with Image.open(docs_image) as image:
+    canvas_image = keep_screenshot(page, name)
+    assert canvas_image.stat().st_size < MAX_DOCS_IMAGE_BYTES
+    with Image.open(canvas_image) as image:
         # the fitted graph takes most of the window: a small crop would mean the view was not fitted
         assert image.width > SCREENSHOT_VIEWPORT["width"] * 0.5 and image.height > SCREENSHOT_VIEWPORT["height"] * 0.5
 
