@@ -6,20 +6,26 @@ whose sigmas are entries of the model's discrete table; diffusers' EulerDiscrete
 spacing picks the same entries (20 divides 1000). The model calls are computed by two independent stacks
 (ComfyUI's UNet, CFG and k-diffusion Euler against diffusers' UNet2DConditionModel, its scheduler and
 transformers' CLIP), so agreement checks the chain, not only the mixing code they share.
-"""
-import time
 
-import numpy as np
+The cross-host runs are bench/diffusers_parity.py's functions; ``python -m bench.diffusers_parity`` writes
+what they measure to bench/DIFFUSERS_PARITY.md, and the bounds below sit about ten times above it.
+"""
 import pytest
 import torch
 
+from bench import diffusers_parity as P
 from magicmix_dev import diffusers_models
-from magicmix_dev.community_order import community_order_function
 
-STEPS, K_MIN, K_MAX, NU, CFG, SEED, BATCH = 20, 0.3, 0.6, 0.75, 7.5, 1, 2
-CONTENT, LAYOUT, NEGATIVE = "a photo of a coffee machine", "a photo of a corgi", "blurry"
-SCALE = 0.18215  # SD1.x VAE scaling: ComfyUI's LATENT is unscaled, diffusers' latents are scaled
-RELATIVE_BOUND = 1e-3  # max |ComfyUI - diffusers| over the largest |value| of the result
+STEPS, K_MIN, K_MAX, NU, CFG, SEED, BATCH = P.STEPS, P.K_MIN, P.K_MAX, P.NU, P.CFG, P.SEED, P.BATCH
+CONTENT, NEGATIVE, SCALE = P.CONTENT, P.NEGATIVE, P.SCALE
+# Bounds about ten times bench/DIFFUSERS_PARITY.md's figures (room for other CPUs' kernels and thread counts),
+# so that a change of 1e-4 of the largest value on one side fails:
+RELATIVE_BOUND = 1.5e-5  # final latents, max |ComfyUI - diffusers| / max |value|: measured 1.2e-6 to 1.4e-6
+TEXT_ENCODER_BOUND = 1e-5  # conditioning, likewise: measured 7.8e-7
+ENCODE_BOUND = 1e-3  # the demo world's encoded image: measured 1.2e-4 (the checkpoint stores vae_scale in fp16)
+PIXEL_BOUND = 0.02  # the demo world's decoded images, absolute in 0..1: measured 2.0e-3 (diffusers' image is 8-bit)
+relative_difference = P.relative_difference
+diffusers_magicmix = P.diffusers_magicmix
 
 
 @pytest.fixture(scope="module")
@@ -32,55 +38,23 @@ def nodes(comfy_host):
     return comfy_host.NODE_CLASS_MAPPINGS
 
 
-def comfy_magicmix(nodes, sd15_model, prompts, latent, text: bool, nu: float = NU):
-    model = sd15_model[0]
-    extra = dict(layout_positive=prompts["layout"], layout_negative=prompts["negative"]) if text else {}
-    with torch.inference_mode():
-        layout = nodes["MagicMixLayoutNoise"].execute(model, latent, SEED, STEPS, "simple", K_MIN, K_MAX, BATCH, CFG,
-                                                      "euler", **extra).result[0]
-        mixed = nodes["MagicMixInterpolatedSampler"].execute(model, layout, prompts["content"], prompts["negative"],
-                                                             CFG, "euler", nu).result[0]
-        return nodes["MagicMixConditionalSampler"].execute(model, layout, mixed, prompts["content"],
-                                                           prompts["negative"], CFG, "euler").result[0]["samples"]
-
-
-def diffusers_magicmix(pipe, layout: dict, nu: float = NU, k_max: float = K_MAX, **options):
-    from magicmix_diffusers import magicmix
-    return magicmix(pipe, CONTENT, negative_prompt=NEGATIVE, k_min=K_MIN, k_max=k_max, nu=nu, num_inference_steps=STEPS,
-                    guidance_scale=CFG, seed=SEED, batch_size=BATCH, output_type="latent", **layout, **options).latents
-
-
-def timed(function):
-    start = time.perf_counter()
-    result = function()
-    return result, time.perf_counter() - start
-
-
-def relative_difference(a: torch.Tensor, b: torch.Tensor) -> float:
-    return float((a - b).abs().max() / a.abs().max())
-
-
 @pytest.fixture(scope="module")
 def image_layout_runs(nodes, sd15_model, prompts, layout_latent, pipe):
-    comfy, comfy_s = timed(lambda: comfy_magicmix(nodes, sd15_model, prompts, layout_latent, text=False))
-    ours, diffusers_s = timed(lambda: diffusers_magicmix(pipe, {"layout_latents": layout_latent["samples"] * SCALE}))
-    return comfy, ours / SCALE, comfy_s, diffusers_s
+    return P.image_layout_runs(nodes, sd15_model[0], prompts, layout_latent, pipe)
 
 
 @pytest.fixture(scope="module")
 def text_layout_runs(nodes, sd15_model, prompts, pipe):
-    empty = {"samples": torch.zeros(1, 4, 8, 8)}
-    comfy, comfy_s = timed(lambda: comfy_magicmix(nodes, sd15_model, prompts, empty, text=True))
-    ours, diffusers_s = timed(lambda: diffusers_magicmix(
-        pipe, {"layout_prompt": LAYOUT, "layout_negative_prompt": NEGATIVE, "height": 64, "width": 64}))
-    return comfy, ours / SCALE, comfy_s, diffusers_s
+    return P.text_layout_runs(nodes, sd15_model[0], prompts, pipe)
+
+
+def test_the_layout_stand_in_is_the_benchs(layout_latent):
+    assert torch.equal(layout_latent["samples"], P.layout_latent()["samples"])
 
 
 def test_the_text_encoders_agree(pipe, prompts):
-    from magicmix_diffusers.pipeline import encode_prompt
-    for name, text in (("content", CONTENT), ("layout", LAYOUT), ("negative", NEGATIVE)):
-        comfy = prompts[name][0][0]
-        assert relative_difference(comfy, encode_prompt(pipe, text, 1)) < 1e-5, name
+    for name, difference in P.text_encoder_differences(pipe, prompts).items():
+        assert difference < TEXT_ENCODER_BOUND, name
 
 
 def test_image_layout_agrees_across_hosts(image_layout_runs, record_property):
@@ -96,12 +70,8 @@ def test_image_layout_agrees_across_hosts(image_layout_runs, record_property):
 
 def test_image_layout_from_pure_noise_agrees_across_hosts(nodes, sd15_model, prompts, layout_latent, pipe):
     """k_max = 1: the run starts at the largest sigma, where ComfyUI scales the noise by sqrt(1 + sigma^2)."""
-    model = sd15_model[0]
-    with torch.inference_mode():
-        comfy = nodes["MagicMix"].execute(model, prompts["content"], prompts["negative"], layout_latent, SEED, STEPS, CFG,
-                                          "euler", "simple", K_MIN, 1.0, NU, BATCH).result[0]["samples"]
-    ours = diffusers_magicmix(pipe, {"layout_latents": layout_latent["samples"] * SCALE}, k_max=1.0)
-    assert relative_difference(comfy, ours / SCALE) <= RELATIVE_BOUND
+    comfy, ours = P.pure_noise_runs(nodes, sd15_model[0], prompts, layout_latent, pipe)
+    assert relative_difference(comfy, ours) <= RELATIVE_BOUND
 
 
 def test_text_layout_agrees_across_hosts(text_layout_runs):
@@ -115,22 +85,8 @@ def test_text_layout_agrees_across_hosts(text_layout_runs):
 
 def test_the_community_order_is_far_outside_the_bound(image_layout_runs, sd15_model, prompts, layout_latent):
     """The community pipeline's order (mix fed to the UNet only) on the same inputs, in ComfyUI."""
-    import comfy.sample
-    import comfy.samplers
-    from magicmix_core.levels import LevelRange, nu_values
     comfy_result, ours, _, _ = image_layout_runs
-    model = sd15_model[0]
-    samples = layout_latent["samples"].repeat(BATCH, 1, 1, 1)
-    noise = comfy.sample.prepare_noise(samples, SEED)
-    model_sampling = model.get_model_object("model_sampling")
-    sigmas = comfy.samplers.calculate_sigmas(model_sampling, "simple", STEPS)
-    levels = LevelRange.from_fractions(K_MIN, K_MAX, STEPS)
-    function = community_order_function(model.model.process_latent_in(samples), noise,
-                                        nu_values(NU, NU, levels.mix_count), model_sampling)
-    with torch.inference_mode():
-        community = comfy.sample.sample_custom(model, noise, CFG, comfy.samplers.KSAMPLER(function),
-                                               sigmas[levels.layout_start_index:], prompts["content"],
-                                               prompts["negative"], samples, seed=SEED)
+    community = P.community_order_run(sd15_model[0], prompts, layout_latent)
     difference = relative_difference(comfy_result, community)
     print(f"community order against ours: {difference:.3f} of max |latent| "
           f"({difference / RELATIVE_BOUND:.0f}x the cross-host bound; ours across hosts: "
@@ -193,33 +149,14 @@ def test_multistep_schedulers_restart_their_history_at_each_mix(pipe, layout_lat
 
 def test_the_demo_world_checkpoint_runs_alike_on_both_hosts(comfy_host, demo_model):
     """Our trained demo model converted offline (its TAESD VAE as AutoencoderTiny): encode, MagicMix, decode."""
-    from demo_world import demo
-
-    from magicmix_diffusers import magicmix
-    from magicmix_diffusers.pipeline import encode_image
-    model, clip, vae = demo_model
     target = diffusers_models.demo_pipeline()
     assert type(target.vae).__name__ == "AutoencoderTiny"
-    image = torch.from_numpy(demo.layout_image()[..., :3]).float()[None]  # IMAGE: B x H x W x C in 0..1
-    with torch.inference_mode():
-        raw = vae.encode(image)
-    encoded = encode_image(target, image.permute(0, 3, 1, 2))
-    assert relative_difference(raw * SCALE, encoded) < 1e-3  # the checkpoint stores vae_scale in fp16
-
-    def encode(text):
-        return clip.encode_from_tokens_scheduled(clip.tokenize(text))
-
-    with torch.inference_mode():
-        comfy = comfy_host.node("MagicMix").execute(model, encode(demo.CONTENT_PROMPT), encode(""), {"samples": raw}, SEED,
-                                                   STEPS, CFG, "euler", "simple", K_MIN, K_MAX, NU, 1).result[0]["samples"]
-        comfy_image = vae.decode(comfy)[0]
-    ours = magicmix(target, demo.CONTENT_PROMPT, layout_latents=raw * SCALE, negative_prompt="", k_min=K_MIN, k_max=K_MAX,
-                    nu=NU, num_inference_steps=STEPS, guidance_scale=CFG, seed=SEED, output_type="pil")
-    difference = relative_difference(comfy, ours.latents / SCALE)
-    print(f"demo world: max |ComfyUI - diffusers| / max |latent| = {difference:.2e}")
-    assert difference <= RELATIVE_BOUND
-    pixels = torch.from_numpy(np.asarray(ours.images[0])).float() / 255
-    assert float((comfy_image - pixels).abs().max()) < 0.02  # 8-bit output and the fp16 vae_scale
+    differences = P.demo_world_runs(comfy_host.NODE_CLASS_MAPPINGS, demo_model, target)
+    print(f"demo world: max |ComfyUI - diffusers| / max |latent| = {differences['latents']:.2e}, "
+          f"decoded {differences['pixels']:.4f}, encoded {differences['encoded']:.2e}")
+    assert differences["encoded"] < ENCODE_BOUND
+    assert differences["latents"] <= RELATIVE_BOUND
+    assert differences["pixels"] < PIXEL_BOUND
 
 
 def test_nu_schedules_reach_the_diffusers_side():
