@@ -1,10 +1,12 @@
 """The prepared GPU check: MagicMix on full-size SD1.5 and SDXL architectures, in-process, in minutes.
 
-A GPU machine is lent now and then, for about 15 minutes in all, with its own Python and torch and no
-package index. This script is what runs there, in one go (no server, no frontend):
+It needs a CUDA machine with its own Python and torch (and the few packages ComfyUI imports on this path:
+tools/prepare_gpu_check.py lists them), no package index, and room for the repository plus a carry
+folder of at most 60 MiB. This script is what runs there, in one go (no server, no frontend), in about
+5 minutes:
 
-    python3 tools/prepare_gpu_check.py                       # here: the carry folder .gpu-check/
-    python3 bench/gpu_check.py --device cuda --carry .gpu-check --out $OUT/gpu_check.md --json $OUT/gpu_check.json
+    python3 tools/prepare_gpu_check.py        # on a machine with the set-up: the carry folder .gpu-check/
+    python3 bench/gpu_check.py --device cuda --carry .gpu-check --out report/gpu_check.md --json report/gpu_check.json
 
 The carry folder holds the ComfyUI source and the pure-Python packages ComfyUI imports that such a
 machine lacks (tools/prepare_gpu_check.py says which). The same script is the CI dry run:
@@ -518,6 +520,7 @@ def main(argv=None) -> int:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(text)
     if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(report, indent=1))
     if args.embed_into:
         args.embed_into.write_text(embed_in_results(args.embed_into.read_text(), text))

@@ -2,9 +2,9 @@
 
 That pipeline (and one other port) mixes the layout latent only into the model's *input* and then
 steps from the unmixed latent, so the layout reaches the result only through the noise prediction
-(../shared/docs/magicmix-spec.md, "Known deviations"). Ours mixes after the step and carries the
-mixed latent. One implementation, on the test side: the quality bench compares with it, and the
-diffusers parity tests will.
+(docs/method.md, "Public implementations"). Ours mixes after the step and carries the
+mixed latent. One implementation, on the development side: the quality bench and the diffusers parity
+check (bench/diffusers_parity.py) compare with it.
 
 Euler steps in sampler space: at each layout level k (K_max .. K_min + 1, noisiest first)
 ``model_in = nu * z + (1 - nu) * x_k``, ``d = (model_in - D(model_in)) / sigma``,

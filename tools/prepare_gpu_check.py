@@ -1,21 +1,21 @@
-"""Build the carry folder of the GPU check (bench/gpu_check.py): what a lent GPU machine lacks, <= 60 MiB.
+"""Build the carry folder of the GPU check (bench/gpu_check.py): what a GPU machine lacks, <= 60 MiB.
 
     python tools/prepare_gpu_check.py                 # writes .gpu-check/ in the repo (git-ignored)
     python tools/prepare_gpu_check.py --out DIR
 
-Such a machine has its own Python 3.12 and torch, numpy, scipy, pillow, transformers, safetensors,
-einops, psutil, tqdm and pyyaml (../.library/device/KINDS.md lists them) and reaches no package
-index. The folder holds:
+The check needs a CUDA machine with its own Python (3.10 or newer) and torch, numpy, scipy, pillow,
+transformers, safetensors, einops, psutil, tqdm and pyyaml, and no package index; what else ComfyUI
+needs travels in this folder, within a size limit (60 MiB). The folder holds:
 
 - ``comfyui/``: the ComfyUI source of the set-up's host (tools/setup.sh), its Python files and the
   small data files beside them, without custom_nodes, tests, the tokenizer vocabularies of text
   encoders the check never builds, and caches;
 - ``site/``: the pure-Python packages ComfyUI imports that such a machine lacks (torchsde and its
-  trampoline), copied from the set-up's venv. Pure Python, so the 3.11 venv's copy runs on 3.12;
-  a compiled file in one is refused.
+  trampoline), copied from the set-up's venv. Pure Python, so the venv's copy runs on another Python
+  version; a compiled file in one is refused.
 
 Nothing is downloaded. ``manifest.json`` lists every file with its size; the total is checked
-against the device's carry limit.
+against the limit.
 """
 from __future__ import annotations
 
@@ -32,7 +32,7 @@ PACK_DIR = Path(__file__).resolve().parents[1]
 DEFAULT_OUT = PACK_DIR / ".gpu-check"
 LIMIT_BYTES = 60 * 2**20
 
-# Packages of the set-up's venv that the GPU machine does not have (import names).
+# Packages of the set-up's venv that ComfyUI imports and the check does not expect on the GPU machine (import names).
 CARRIED_PACKAGES = ("torchsde", "trampoline")
 
 # Folders of the host's top level that are not source (a user's models, inputs, outputs...).
@@ -117,7 +117,7 @@ def main(argv=None) -> int:
     manifest = build(args.out)
     print(f"{args.out}: {len(manifest['files'])} files, {manifest['total_bytes'] / 2**20:.1f} MiB "
           f"(ComfyUI from {manifest['comfyui']}; carried packages: {', '.join(manifest['packages'])})")
-    print(f"on the GPU machine: python3 bench/gpu_check.py --device cuda --carry {args.out.name} --out $OUT/gpu_check.md")
+    print(f"on the GPU machine: python3 bench/gpu_check.py --device cuda --carry {args.out.name} --out report/gpu_check.md")
     return 0
 
 

@@ -14,7 +14,7 @@ Methods (every one through ComfyUI's own nodes or the pack's, on the demo model)
 - ``average``: ConditioningAverage(content, layout prompt, 0.5), img2img from K_max (image layout) or
   from pure noise (text layout);
 - ``community``: the community pipeline's order (magicmix_dev/community_order.py), image layout;
-- ``off_by_one``: a public port's start (../shared/docs/magicmix-spec.md, "Known deviations"): the
+- ``off_by_one``: a public port's start (docs/method.md, "Public implementations"): the
   layout is noised to level K_max but the first step is taken from level K_max - 1, as if the latent held
   that level's noise; then MagicMix's own step order (the pack's mixing functions), image layout;
 - ``relative_kmin``: the port that takes K_min of the already shortened run (effective k_min = k_min * k_max),

@@ -15,7 +15,7 @@ K_MIN_LEVEL, K_MAX_LEVEL = 3, 9  # round-half-up of 0.25 * 12 and 0.75 * 12, wri
 CFG = 5.0
 SEED = 7
 NU = 0.6
-OUTSIDE_BOUND = 1e-5  # the bound on the final latent outside a binary mask (max abs difference)
+OUTSIDE_BOUND = 1e-5  # the final latent outside a binary mask is the layout's, up to float rounding (max abs difference)
 LATENT_SIDE = 8
 PATH_AGREEMENT = 1e-4
 

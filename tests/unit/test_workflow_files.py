@@ -31,7 +31,7 @@ def values(node: dict) -> dict:
     return dict(zip(names, node["widgets_values"]))
 
 
-def test_the_eight_workflows_of_the_issues_are_shipped():
+def test_the_eight_workflows_are_shipped_and_nothing_else():
     assert set(WORKFLOW_NAMES) == {
         "magicmix_image_layout", "magicmix_text_layout", "magicmix_breed_mixing", "magicmix_style_transfer",
         "magicmix_concept_removal", "magicmix_nu_sweep", "magicmix_sdxl", "magicmix_regional"}
