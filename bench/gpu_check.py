@@ -28,7 +28,7 @@ ComfyUI's classes (``--tiny``: one-level 32-channel UNets at 64 px), in fp16 and
   (latent2rgb) at every step; text layout with the trajectory kept on the CPU (ComfyUI's default
   intermediate device) and on the GPU (``--gpu-only``) gives the same result.
 
-MagicMix runs through ``magicmix_core`` exactly as the nodes call it, KSamplerAdvanced through
+MagicMix runs through the pack's engine (``magicmix_comfy``) exactly as the nodes call it, KSamplerAdvanced through
 ``comfy.sample.sample`` with the arguments ``nodes.common_ksampler`` gives it; the node classes
 themselves need ``comfy_api`` (and PyAV), which such a machine does not have.
 """
@@ -134,44 +134,47 @@ def conditioning(family: str, pixels: int, seed: int) -> list:
 
 
 class Runs:
-    """MagicMix (as the nodes call the core) and KSamplerAdvanced (as common_ksampler calls comfy.sample)."""
+    """MagicMix (through the engine, as the nodes call it) and KSamplerAdvanced (as common_ksampler calls
+    comfy.sample)."""
 
     def __init__(self, model, family: str, pixels: int, s: Settings):
         import torch
-        from magicmix_core import levels, sampling
-        self.torch, self.sampling, self.s = torch, sampling, s
+        from magicmix_dev.pack import pack_module
+        self.torch, self.s = torch, s
+        self.build_layout = pack_module("magicmix_comfy.layout_building").build_layout
+        self.phases = pack_module("magicmix_comfy.phases")
+        levels = pack_module("magicmix_core.levels")
         self.model, self.pixels = model, pixels
         self.content, self.layout_prompt, self.negative = (conditioning(family, pixels, seed) for seed in (1, 2, 3))
         self.levels = levels.LevelRange.from_fractions(s.k_min, s.k_max, s.steps)
+        self.nus = levels.nu_values(s.nu, None, self.levels.mix_count)
         self.image = stand_in_layout_latent(pixels)
         self.empty = {"samples": torch.zeros_like(self.image["samples"])}
 
-    def _sigmas(self, model):
-        return self.sampling.schedule_sigmas(model, self.s.scheduler, self.s.steps)
-
     def _image_layout(self, model):
-        """The image layout and its constant nu values, as MagicMix Layout Noise and the nodes make them."""
+        """The image layout, as MagicMix Layout Noise makes it."""
         s = self.s
-        layout = self.sampling.make_image_layout(model, self.image, s.seed, self._sigmas(model), self.levels)
-        return layout, self.sampling.nus_for(layout, s.nu, s.nu, "constant")
+        return self.build_layout(model, self.image, s.seed, s.steps, s.scheduler, s.k_min, s.k_max)
 
     def magicmix_image(self, model=None, sampler_name=None):
+        import comfy.samplers
         model, s = model or self.model, self.s
-        layout, nus = self._image_layout(model)
-        return self.sampling.magicmix(model, layout, self.content, self.negative, s.cfg,
-                                      self.sampling.sampler_from_name(sampler_name or s.sampler), nus)
+        return self.phases.magicmix(model, self._image_layout(model), self.content, self.negative, s.cfg,
+                                    comfy.samplers.sampler_object(sampler_name or s.sampler), self.nus)
 
     def magicmix_text(self):
-        s, sampler = self.s, self.sampling.sampler_from_name(self.s.sampler)
-        layout = self.sampling.make_text_layout(self.model, self.empty, s.seed, self._sigmas(self.model), self.levels,
-                                                self.layout_prompt, self.negative, s.cfg, sampler)
-        nus = self.sampling.nus_for(layout, s.nu, s.nu, "constant")
-        return self.sampling.magicmix(self.model, layout, self.content, self.negative, s.cfg, sampler, nus)
+        import comfy.samplers
+        s = self.s
+        layout = self.build_layout(self.model, self.empty, s.seed, s.steps, s.scheduler, s.k_min, s.k_max,
+                                   layout_cfg=s.cfg, layout_sampler_name=s.sampler,
+                                   layout_positive=self.layout_prompt, layout_negative=self.negative)
+        return self.phases.magicmix(self.model, layout, self.content, self.negative, s.cfg,
+                                    comfy.samplers.sampler_object(s.sampler), self.nus)
 
     def layout_phase(self, model, sampler_name):
-        layout, nus = self._image_layout(model)
-        return self.sampling.sample_layout_phase(model, layout, self.content, self.negative, self.s.cfg,
-                                                 self.sampling.sampler_from_name(sampler_name), nus)
+        import comfy.samplers
+        return self.phases.sample_layout_phase(model, self._image_layout(model), self.content, self.negative,
+                                               self.s.cfg, comfy.samplers.sampler_object(sampler_name), self.nus)
 
     def ksampler_advanced(self, positive, latent, start: int, end: int, leftover: bool, model=None,
                           sampler_name=None):
@@ -188,16 +191,16 @@ class Runs:
                                    disable_pbar=not comfy.utils.PROGRESS_BAR_ENABLED, seed=s.seed)
 
     def plain_image(self):
-        return self.ksampler_advanced(self.content, self.image, self.s.steps - self.levels.k_max_level, 10000, False)
+        return self.ksampler_advanced(self.content, self.image, self.levels.layout_start_index, 10000, False)
 
     def plain_text(self):
-        s, lv = self.s, self.levels
-        layout = self.ksampler_advanced(self.layout_prompt, self.empty, 0, s.steps - lv.k_min_level, False)
-        return self.ksampler_advanced(self.content, {"samples": layout}, s.steps - lv.k_max_level, 10000, False)
+        lv = self.levels
+        layout = self.ksampler_advanced(self.layout_prompt, self.empty, 0, lv.content_start_index, False)
+        return self.ksampler_advanced(self.content, {"samples": layout}, lv.layout_start_index, 10000, False)
 
     def plain_layout_phase(self, model, sampler_name):
-        s, lv = self.s, self.levels
-        return self.ksampler_advanced(self.content, self.image, s.steps - lv.k_max_level, s.steps - lv.k_min_level,
+        lv = self.levels
+        return self.ksampler_advanced(self.content, self.image, lv.layout_start_index, lv.content_start_index,
                                       True, model=model, sampler_name=sampler_name)
 
 
@@ -468,11 +471,12 @@ def render(report: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def main(argv=None) -> int:
+def parse_arguments(argv) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description="The prepared GPU check (see the module docstring)")
     parser.add_argument("--device", choices=("cuda", "cpu"), default="cuda")
     parser.add_argument("--tiny", action="store_true", help="tiny models at 64 px, 10 steps: the dry run")
-    parser.add_argument("--carry", type=Path, help="the folder of tools/prepare_gpu_check.py (default: the set-up's ComfyUI)")
+    parser.add_argument("--carry", type=Path,
+                        help="the folder of tools/prepare_gpu_check.py (default: the set-up's ComfyUI)")
     parser.add_argument("--out", type=Path, help="the Markdown report (needed unless --embed)")
     parser.add_argument("--json", type=Path, help="also the raw results")
     parser.add_argument("--embed-into", type=Path, help="also put the report into this RESULTS.md, between markers")
@@ -482,31 +486,39 @@ def main(argv=None) -> int:
     parser.add_argument("--budget-s", type=float, default=240.0,
                         help="start no further model case after this many seconds (default %(default)s)")
     args = parser.parse_args(argv)
-    if args.embed is not None:
-        target = args.embed_into or BENCH_DIR / "RESULTS.md"
-        target.write_text(embed_in_results(target.read_text(), args.embed.read_text()))
-        print(f"{args.embed} is now in {target}")
-        return 0
-    if args.out is None:
+    if args.embed is None and args.out is None:
         parser.error("--out is needed (or --embed REPORT)")
-    started = time.perf_counter()
-    log = lambda message: print(message, file=sys.stderr, flush=True)
+    return args
 
+
+def embed_report(report: Path, target: Path | None) -> None:
+    target = target or BENCH_DIR / "RESULTS.md"
+    target.write_text(embed_in_results(target.read_text(), report.read_text()))
+    print(f"{report} is now in {target}")
+
+
+def start_comfy(args) -> tuple[Device, ProgressHook, Path] | None:
+    """ComfyUI imported on the asked device with the progress hook installed; None (said why) when that device
+    is not what torch or ComfyUI gives here."""
     import torch
     if args.device == "cuda" and not torch.cuda.is_available():
         print(f"--device cuda: torch {torch.__version__} sees no CUDA device here; use --device cpu for the dry run",
               file=sys.stderr)
-        return 2
+        return None
     host = import_comfy(args.carry, args.device)
     import comfy.model_management
     import comfy.utils
-    device = Device(args.device)
     if str(comfy.model_management.get_torch_device()).split(":")[0] != args.device:
         print(f"ComfyUI picked {comfy.model_management.get_torch_device()}, not {args.device}", file=sys.stderr)
-        return 2
+        return None
     hook = ProgressHook()
     comfy.utils.set_progress_bar_global_hook(hook)
     comfy.utils.PROGRESS_BAR_ENABLED = False  # no tqdm lines, for MagicMix and the baselines alike
+    return Device(args.device), hook, host
+
+
+def run_cases(args, device: Device, hook: ProgressHook, host: Path, started: float, log) -> dict:
+    """Every case in turn (none started after the time budget), with the checks on the first."""
     cases, s = (TINY_CASES, TINY_SETTINGS) if args.tiny else (FULL_CASES, FULL_SETTINGS)
     report = {"device": args.device, "tiny": args.tiny, "settings": asdict(s), "machine": describe(device, host),
               "date": time.strftime("%Y-%m-%d %H:%M %Z"), "cases": [], "skipped": []}
@@ -516,6 +528,10 @@ def main(argv=None) -> int:
             continue
         report["cases"].append(run_case(case, s, device, hook, args.tiny, index == 0, log))
     report["seconds"] = time.perf_counter() - started
+    return report
+
+
+def write_report(args, report: dict) -> None:
     text = render(report)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(text)
@@ -525,11 +541,27 @@ def main(argv=None) -> int:
     if args.embed_into:
         args.embed_into.write_text(embed_in_results(args.embed_into.read_text(), text))
     print(text)
-    checks_ok = all(c[mode]["finite"] and c[mode]["same_seed_same_result"] for c in report["cases"]
-                    for mode in ("image", "text"))
+
+
+def checks_passed(report: dict) -> bool:
     first = report["cases"][0]
-    checks_ok = checks_ok and first["cancel"]["stopped"] and first["previews"]["previews"] > 0
-    return 0 if checks_ok else 1
+    return (all(c[mode]["finite"] and c[mode]["same_seed_same_result"] for c in report["cases"]
+                for mode in ("image", "text"))
+            and first["cancel"]["stopped"] and first["previews"]["previews"] > 0)
+
+
+def main(argv=None) -> int:
+    args = parse_arguments(argv)
+    if args.embed is not None:
+        embed_report(args.embed, args.embed_into)
+        return 0
+    started = time.perf_counter()
+    started_comfy = start_comfy(args)
+    if started_comfy is None:
+        return 2
+    report = run_cases(args, *started_comfy, started, lambda message: print(message, file=sys.stderr, flush=True))
+    write_report(args, report)
+    return 0 if checks_passed(report) else 1
 
 
 if __name__ == "__main__":

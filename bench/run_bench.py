@@ -57,18 +57,20 @@ CONTENT_PROMPT = "a photo of a coffee machine"
 LAYOUT_PROMPT = "a photo of a corgi"
 NEGATIVE_PROMPT = "blurry"
 
+from magicmix_core import defaults  # noqa: E402  (the repo root is on sys.path from here)
+
 
 @dataclass(frozen=True)
 class Settings:
-    """One MagicMix configuration (the spec's defaults unless a grid changes one of them)."""
+    """One MagicMix configuration (the paper's defaults, magicmix_core.defaults, unless a grid changes one)."""
 
-    steps: int = 50
-    k_min: float = 0.3
-    k_max: float = 0.6
-    nu: float = 0.75
-    cfg: float = 7.5
-    sampler: str = "euler"
-    scheduler: str = "normal"
+    steps: int = defaults.STEPS
+    k_min: float = defaults.K_MIN
+    k_max: float = defaults.K_MAX
+    nu: float = defaults.NU
+    cfg: float = defaults.CFG
+    sampler: str = defaults.SAMPLER
+    scheduler: str = defaults.SCHEDULER
     pixels: int = 64  # square images; the latent is pixels / 8 on a side
     batch: int = 1
     seed: int = 1

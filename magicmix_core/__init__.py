@@ -1,5 +1,6 @@
-"""The MagicMix method (arXiv 2210.16056) as small functions over tensors, sigmas and ComfyUI objects.
+"""The MagicMix method (arXiv 2210.16056) as small functions over tensors: no ComfyUI imports.
 
-``levels``, ``mixing`` and ``layout`` are pure torch; ``sampling`` works on ComfyUI's MODEL, LATENT,
-CONDITIONING and SAMPLER objects and needs ComfyUI importable.
+``levels`` (noise levels, schedule indices, the nu schedule), ``mixing`` (the step order as sampler
+functions), ``layout`` (what a run's two phases share) and ``defaults`` (the paper's settings). The
+ComfyUI engine over it is ``magicmix_comfy``; diffusers' is ``magicmix_diffusers``.
 """

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Optional
 
 import torch
 
@@ -22,7 +21,7 @@ class ModelFingerprint:
     sigma_max: float
     latent_channels: int
 
-    def mismatch(self, other: "ModelFingerprint") -> Optional[str]:
+    def mismatch(self, other: ModelFingerprint) -> str | None:
         """A sentence saying how ``other`` differs, or None when the layout fits it."""
         if self.sampling_type != other.sampling_type:
             return f"the layout was made for a {self.sampling_type} model, this model is {other.sampling_type}"
@@ -58,9 +57,9 @@ class MagicMixLayout:
     seed: int
     noise: torch.Tensor
     model: ModelFingerprint
-    clean_latent: Optional[torch.Tensor] = None
+    clean_latent: torch.Tensor | None = None
     trajectory: dict = field(default_factory=dict)
-    noise_mask: Optional[torch.Tensor] = None
+    noise_mask: torch.Tensor | None = None
 
     @property
     def batch_size(self) -> int:
@@ -71,4 +70,4 @@ class MagicMixLayout:
         return tuple(self.noise.shape)
 
     def sigma_at_level(self, level: int) -> torch.Tensor:
-        return self.sigmas[self.levels.total_steps - level]
+        return self.levels.sigma_at_level(self.sigmas, level)

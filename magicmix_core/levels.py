@@ -33,6 +33,13 @@ def schedule_index(level: int, total_steps: int) -> int:
     return total_steps - level
 
 
+def level_at_index(index: int, total_steps: int) -> int:
+    """Noise level of schedule index ``index`` (index 0 -> level T, index T -> level 0): schedule_index's inverse."""
+    if not 0 <= index <= total_steps:
+        raise ValueError(f"schedule index must be within [0, {total_steps}], got {index}")
+    return total_steps - index
+
+
 @dataclass(frozen=True)
 class LevelRange:
     """The layout phase runs from noise level ``k_max_level`` down to ``k_min_level``.
@@ -46,7 +53,7 @@ class LevelRange:
     k_max_level: int
 
     @classmethod
-    def from_fractions(cls, k_min: float, k_max: float, total_steps: int) -> "LevelRange":
+    def from_fractions(cls, k_min: float, k_max: float, total_steps: int) -> LevelRange:
         if k_min > k_max:
             raise ValueError(f"k_min ({k_min}) must not exceed k_max ({k_max})")
         return cls(total_steps, level_from_fraction(k_min, total_steps), level_from_fraction(k_max, total_steps))
@@ -65,6 +72,10 @@ class LevelRange:
         """Schedule index of level K_min, where the layout phase ends and the content phase starts."""
         return schedule_index(self.k_min_level, self.total_steps)
 
+    def sigma_at_level(self, sigmas, level: int):
+        """The sigma of noise level ``level`` in the T + 1 ``sigmas``."""
+        return sigmas[schedule_index(level, self.total_steps)]
+
     def layout_phase_sigmas(self, sigmas):
         """The K_max - K_min + 1 sigmas from level K_max down to level K_min (both included)."""
         return sigmas[self.layout_start_index:self.content_start_index + 1]
@@ -78,12 +89,14 @@ class LevelRange:
         return sigmas[self.layout_start_index:]
 
 
-def nu_values(nu_start: float, nu_end: float, mix_count: int, curve: str = "constant") -> list[float]:
+def nu_values(nu_start: float, nu_end: float | None, mix_count: int, curve: str = "constant") -> list[float]:
     """The nu used by each of the layout phase's ``mix_count`` mixes, first (noisiest) to last.
 
     ``constant`` uses ``nu_start`` for every mix. ``linear`` and ``cosine`` go from ``nu_start`` at
     the first mix (level K_max - 1) to ``nu_end`` at the last (level K_min); cosine eases in and out.
+    ``nu_end`` None (not given) is ``nu_start``.
     """
+    nu_end = nu_start if nu_end is None else nu_end
     for name, value in (("nu_start", nu_start), ("nu_end", nu_end)):
         if not (0.0 <= value <= 1.0):  # also refuses NaN
             raise ValueError(f"{name} must be within [0, 1], got {value}")

@@ -7,7 +7,7 @@ and walks ``x`` from ``sigmas[0]`` down to ``sigmas[-1]``, as ComfyUI's ``KSAMPL
 """
 from __future__ import annotations
 
-from typing import Callable, Optional, Sequence
+from collections.abc import Callable, Sequence
 
 import torch
 
@@ -24,8 +24,8 @@ def mix(stepped: torch.Tensor, layout_latent: torch.Tensor, nu: float) -> torch.
 
 
 def run_one_step_at_a_time(inner_function, inner_options: dict, model, x: torch.Tensor, sigmas: torch.Tensor,
-                           extra_args: Optional[dict], callback, disable, after_step: AfterStep,
-                           before_step: Optional[Callable[[int], None]] = None) -> torch.Tensor:
+                           extra_args: dict | None, callback, disable, after_step: AfterStep,
+                           before_step: Callable[[int], None] | None = None) -> torch.Tensor:
     """Run ``inner_function`` one step per call from ``sigmas[0]`` to ``sigmas[-1]``.
 
     After the step from ``sigmas[i]`` to ``sigmas[i + 1]`` the result goes through
@@ -140,7 +140,7 @@ def starting_from(inner_function, start_latent: Callable[[torch.Tensor], torch.T
 
 def layout_phase_function(inner_function, inner_options: dict, start_latent: Callable[[torch.Tensor], torch.Tensor],
                           layout_latent: Callable[[int, torch.Tensor], torch.Tensor], nus: Sequence[float],
-                          before_step: Optional[Callable[[int], None]] = None):
+                          before_step: Callable[[int], None] | None = None):
     """A sampler function for the layout phase, over the sigmas of levels K_max .. K_min.
 
     ``start_latent(x)`` gives z at level K_max (the layout latent x_{K_max}, on ``x``'s device and
@@ -163,8 +163,8 @@ def layout_phase_function(inner_function, inner_options: dict, start_latent: Cal
 
 def trajectory_recording_function(inner_function, inner_options: dict, record_from_index: int,
                                   record: Callable[[int, torch.Tensor], None],
-                                  before_step: Optional[Callable[[int], None]] = None,
-                                  record_to_index: Optional[int] = None):
+                                  before_step: Callable[[int], None] | None = None,
+                                  record_to_index: int | None = None):
     """A sampler function that denoises as usual and records the latents of indices in a range.
 
     Used by text layout (mode B): the layout prompt's own trajectory from level T down to K_min.
@@ -187,10 +187,11 @@ def trajectory_recording_function(inner_function, inner_options: dict, record_fr
             record(record_from_index + i, stepped)
             return stepped
 
+        shifted_before_step = None if before_step is None else (lambda i: before_step(record_from_index + i))
         x = run_one_step_at_a_time(inner_function, inner_options, model, x, sigmas[record_from_index:last + 1],
-                                   seed_shifted(extra_args, record_from_index), shift_step_index(callback, record_from_index),
-                                   disable, after_step=keep,
-                                   before_step=None if before_step is None else (lambda i: before_step(record_from_index + i)))
+                                   seed_shifted(extra_args, record_from_index),
+                                   shift_step_index(callback, record_from_index), disable, after_step=keep,
+                                   before_step=shifted_before_step)
         if last < len(sigmas) - 1:
             x = inner_function(model, x, sigmas[last:], extra_args=seed_shifted(extra_args, last),
                                callback=shift_step_index(callback, last), disable=disable, **inner_options)

@@ -20,19 +20,20 @@ that no longer exists. Single-step schedulers (Euler, Euler ancestral, DDIM, DDP
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Optional, Sequence
 
 import torch
 
-from magicmix_core.levels import LevelRange, nu_values
+from magicmix_core import defaults
+from magicmix_core.levels import LevelRange, level_at_index, nu_values, schedule_index
 from magicmix_core.mixing import mix
 
 
 @dataclass
 class MagicMixOutput:
     latents: torch.Tensor  # in the scheduler's space, VAE scaling applied (what pipe.vae.decode takes / scaling)
-    images: Optional[list] = None  # PIL images when output_type is "pil"
+    images: list | None = None  # PIL images when output_type is "pil"
 
 
 def comfy_noise(shape: Sequence[int], seed: int) -> torch.Tensor:
@@ -57,8 +58,8 @@ class Guidance:
     positive: torch.Tensor
     negative: torch.Tensor
     scale: float
-    extra: Optional[dict] = None
-    extra_negative: Optional[dict] = None
+    extra: dict | None = None
+    extra_negative: dict | None = None
 
 
 def is_sdxl(pipe) -> bool:
@@ -66,17 +67,19 @@ def is_sdxl(pipe) -> bool:
 
 
 def guidance(pipe, prompt: str, negative_prompt: str, scale: float, batch_size: int,
-             size_px: Optional[tuple] = None) -> Guidance:
+             size_px: tuple | None = None) -> Guidance:
     """Encode a prompt pair. SDXL pipelines use their own ``encode_prompt`` (both text encoders, pooled
     output of the second) and the size ids of an uncropped image of ``size_px`` (height, width)."""
     if not is_sdxl(pipe):
-        return Guidance(encode_prompt(pipe, prompt, batch_size), encode_prompt(pipe, negative_prompt, batch_size), scale)
+        return Guidance(encode_prompt(pipe, prompt, batch_size), encode_prompt(pipe, negative_prompt, batch_size),
+                        scale)
     device = pipe.unet.device
     positive, negative, pooled, negative_pooled = pipe.encode_prompt(
         prompt=prompt, device=device, num_images_per_prompt=batch_size, do_classifier_free_guidance=True,
         negative_prompt=negative_prompt)
     height, width = size_px
-    ids = torch.tensor([[height, width, 0, 0, height, width]], dtype=positive.dtype, device=device).repeat(batch_size, 1)
+    ids = torch.tensor([[height, width, 0, 0, height, width]], dtype=positive.dtype, device=device)
+    ids = ids.repeat(batch_size, 1)
     return Guidance(positive, negative, scale, {"text_embeds": pooled, "time_ids": ids},
                     {"text_embeds": negative_pooled, "time_ids": ids})
 
@@ -138,19 +141,20 @@ def text_layout_trajectory(pipe, scheduler, noise: torch.Tensor, levels: LevelRa
         if index >= levels.layout_start_index:
             restart_history(scheduler)
         z = step(pipe, scheduler, z, scheduler.timesteps[index], g, generator)
-        level = total - (index + 1)
+        level = level_at_index(index + 1, total)
         if level <= levels.k_max_level:
             trajectory[level] = z
     return trajectory
 
 
 @torch.no_grad()
-def magicmix(pipe, prompt: str, *, layout_image=None, layout_latents: Optional[torch.Tensor] = None,
-             layout_prompt: Optional[str] = None, negative_prompt: str = "", layout_negative_prompt: str = "",
-             k_min: float = 0.3, k_max: float = 0.6, nu: float = 0.75, nu_end: Optional[float] = None,
-             nu_schedule: str = "constant", num_inference_steps: int = 50, guidance_scale: float = 7.5,
-             layout_guidance_scale: Optional[float] = None, seed: int = 0, batch_size: int = 1,
-             height: Optional[int] = None, width: Optional[int] = None, output_type: str = "pil") -> MagicMixOutput:
+def magicmix(pipe, prompt: str, *, layout_image=None, layout_latents: torch.Tensor | None = None,
+             layout_prompt: str | None = None, negative_prompt: str = "", layout_negative_prompt: str = "",
+             k_min: float = defaults.K_MIN, k_max: float = defaults.K_MAX, nu: float = defaults.NU,
+             nu_end: float | None = None, nu_schedule: str = defaults.NU_SCHEDULE,
+             num_inference_steps: int = defaults.STEPS, guidance_scale: float = defaults.CFG,
+             layout_guidance_scale: float | None = None, seed: int = 0, batch_size: int = 1,
+             height: int | None = None, width: int | None = None, output_type: str = "pil") -> MagicMixOutput:
     """MagicMix with ``pipe`` (a diffusers StableDiffusionPipeline or one with the same parts).
 
     Layout: ``layout_image`` (PIL image, or B x C x H x W tensor in 0..1, encoded with the pipeline's VAE), or
@@ -162,67 +166,95 @@ def magicmix(pipe, prompt: str, *, layout_image=None, layout_latents: Optional[t
     drawn as ComfyUI draws it from ``seed``; a stochastic scheduler's step noise comes from a
     generator seeded with ``seed + 1``. ``output_type`` "latent" skips decoding.
     """
-    sources = [layout_image is not None, layout_latents is not None, layout_prompt is not None]
-    if sum(sources) != 1:
-        raise ValueError("give exactly one layout: layout_image, layout_latents or layout_prompt")
-    if not 0.0 <= k_min <= k_max <= 1.0:
-        raise ValueError(f"k_min and k_max: need 0 <= k_min <= k_max <= 1, got k_min {k_min}, k_max {k_max}")
+    check_inputs(layout_image, layout_latents, layout_prompt, k_min, k_max)
     device = pipe.unet.device
     levels = LevelRange.from_fractions(k_min, k_max, num_inference_steps)
-    nus = nu_values(nu, nu if nu_end is None else nu_end, levels.mix_count, nu_schedule)
-    scale = pipe.vae_scale_factor
+    nus = nu_values(nu, nu_end, levels.mix_count, nu_schedule)
     if layout_prompt is None and layout_latents is None:
         layout_latents = encode_image(pipe, layout_image)
-    if layout_latents is not None:
-        size_px = (layout_latents.shape[-2] * scale, layout_latents.shape[-1] * scale)
-    else:
-        default = pipe.unet.config.sample_size * scale
-        size_px = (height or default, width or default)
+    size_px = image_size(pipe, layout_latents, height, width)
     content = guidance(pipe, prompt, negative_prompt, guidance_scale, batch_size, size_px)
     scheduler = copy.deepcopy(pipe.scheduler)
     scheduler.set_timesteps(num_inference_steps, device=device)
-    timesteps, total = scheduler.timesteps, levels.total_steps
     generator = torch.Generator(device="cpu").manual_seed(seed + 1)
-
     if layout_prompt is not None:
-        shape = (batch_size, pipe.unet.config.in_channels, size_px[0] // scale, size_px[1] // scale)
-        noise = comfy_noise(shape, seed).to(device)
-        branch = copy.deepcopy(pipe.scheduler)
-        branch.set_timesteps(num_inference_steps, device=device)
         layout = guidance(pipe, layout_prompt, layout_negative_prompt,
                           guidance_scale if layout_guidance_scale is None else layout_guidance_scale, batch_size,
                           size_px)
-        trajectory = text_layout_trajectory(pipe, branch, noise, levels, layout, generator)
-        layout_latent = trajectory.__getitem__
+        layout_latent = text_layout(pipe, layout, levels, size_px, batch_size, seed, generator)
     else:
-        clean = layout_latents.to(device, torch.float32)
-        if clean.shape[0] == 1 and batch_size > 1:
-            clean = clean.repeat(batch_size, 1, 1, 1)
-        noise = comfy_noise(clean.shape, seed).to(device)
-        noiser = copy.deepcopy(scheduler)  # add_noise looks the level up by its timestep
-
-        start_scale = pure_noise_scale(scheduler)
-
-        def layout_latent(level: int) -> torch.Tensor:
-            if level == 0:
-                return clean
-            if level == total and start_scale != float(scheduler.init_noise_sigma):  # k_max 1, sigma space
-                return clean + noise * start_scale  # ComfyUI's start at the largest sigma (pure_noise_scale)
-            return noiser.add_noise(clean, noise, timesteps[total - level:total - level + 1])
-
-    z = layout_latent(levels.k_max_level)
-    for n, index in enumerate(range(levels.layout_start_index, levels.content_start_index)):
-        restart_history(scheduler)
-        stepped = step(pipe, scheduler, z, timesteps[index], content, generator)
-        z = mix(stepped, layout_latent(total - (index + 1)), nus[n])
-    restart_history(scheduler)
-    for index in range(levels.content_start_index, total):
-        z = step(pipe, scheduler, z, timesteps[index], content, generator)
+        layout_latent = image_layout(scheduler, layout_latents.to(device, torch.float32), levels, batch_size, seed)
+    z = denoise(pipe, scheduler, levels, nus, content, layout_latent, generator)
     images = None
     if output_type == "pil":
         decoded = pipe.vae.decode(z.to(pipe.vae.dtype) / pipe.vae.config.scaling_factor).sample
         images = pipe.image_processor.postprocess(decoded, output_type="pil")
     return MagicMixOutput(latents=z, images=images)
+
+
+def check_inputs(layout_image, layout_latents: torch.Tensor | None, layout_prompt: str | None, k_min: float,
+                 k_max: float) -> None:
+    sources = [layout_image is not None, layout_latents is not None, layout_prompt is not None]
+    if sum(sources) != 1:
+        raise ValueError("give exactly one layout: layout_image, layout_latents or layout_prompt")
+    if not 0.0 <= k_min <= k_max <= 1.0:
+        raise ValueError(f"k_min and k_max: need 0 <= k_min <= k_max <= 1, got k_min {k_min}, k_max {k_max}")
+
+
+def image_size(pipe, layout_latents: torch.Tensor | None, height: int | None, width: int | None) -> tuple[int, int]:
+    """(height, width) in pixels: the layout image's, or for text layout the given or the UNet's sample size."""
+    scale = pipe.vae_scale_factor
+    if layout_latents is not None:
+        return layout_latents.shape[-2] * scale, layout_latents.shape[-1] * scale
+    default = pipe.unet.config.sample_size * scale
+    return height or default, width or default
+
+
+def text_layout(pipe, layout: Guidance, levels: LevelRange, size_px: tuple[int, int], batch_size: int, seed: int,
+                generator: torch.Generator) -> Callable[[int], torch.Tensor]:
+    """Text layout: the layout latent of a level is the layout prompt's own latent there (from a branch run)."""
+    scale = pipe.vae_scale_factor
+    shape = (batch_size, pipe.unet.config.in_channels, size_px[0] // scale, size_px[1] // scale)
+    noise = comfy_noise(shape, seed).to(pipe.unet.device)
+    branch = copy.deepcopy(pipe.scheduler)
+    branch.set_timesteps(levels.total_steps, device=pipe.unet.device)
+    return text_layout_trajectory(pipe, branch, noise, levels, layout, generator).__getitem__
+
+
+def image_layout(scheduler, clean: torch.Tensor, levels: LevelRange, batch_size: int,
+                 seed: int) -> Callable[[int], torch.Tensor]:
+    """Image layout: the layout latent of level k is x_0 noised to level k with one fixed noise."""
+    if clean.shape[0] == 1 and batch_size > 1:
+        clean = clean.repeat(batch_size, 1, 1, 1)
+    noise = comfy_noise(clean.shape, seed).to(clean.device)
+    noiser = copy.deepcopy(scheduler)  # add_noise looks the level up by its timestep
+    timesteps, total = scheduler.timesteps, levels.total_steps
+    start_scale = pure_noise_scale(scheduler)
+
+    def layout_latent(level: int) -> torch.Tensor:
+        if level == 0:
+            return clean
+        if level == total and start_scale != float(scheduler.init_noise_sigma):  # k_max 1, sigma space
+            return clean + noise * start_scale  # ComfyUI's start at the largest sigma (pure_noise_scale)
+        index = schedule_index(level, total)
+        return noiser.add_noise(clean, noise, timesteps[index:index + 1])
+
+    return layout_latent
+
+
+def denoise(pipe, scheduler, levels: LevelRange, nus: Sequence[float], content: Guidance,
+            layout_latent: Callable[[int], torch.Tensor], generator: torch.Generator) -> torch.Tensor:
+    """The run: from x_{K_max}, step then mix down to level K_min (the layout phase), then plain steps to 0."""
+    timesteps, total = scheduler.timesteps, levels.total_steps
+    z = layout_latent(levels.k_max_level)
+    for n, index in enumerate(range(levels.layout_start_index, levels.content_start_index)):
+        restart_history(scheduler)
+        stepped = step(pipe, scheduler, z, timesteps[index], content, generator)
+        z = mix(stepped, layout_latent(level_at_index(index + 1, total)), nus[n])
+    restart_history(scheduler)
+    for index in range(levels.content_start_index, total):
+        z = step(pipe, scheduler, z, timesteps[index], content, generator)
+    return z
 
 
 def encode_image(pipe, image) -> torch.Tensor:

@@ -1,9 +1,15 @@
 """One-node MagicMix, and MagicMix as a SAMPLER for SamplerCustomAdvanced."""
 from __future__ import annotations
 
+import comfy.samplers
 from comfy_api.latest import io
 
-from ..magicmix_core import sampling
+from ..magicmix_comfy import validation
+from ..magicmix_comfy.ksampler import MagicMixKSampler
+from ..magicmix_comfy.layout_building import build_layout
+from ..magicmix_comfy.phases import magicmix
+from ..magicmix_core import defaults
+from ..magicmix_core.levels import nu_values
 from . import inputs as common
 from .layout_noise import MagicMixLayoutNoise
 
@@ -45,23 +51,20 @@ class MagicMix(io.ComfyNode):
     @classmethod
     def validate_inputs(cls, k_min=None, k_max=None, steps=None, nu=None, nu_end=None, nu_schedule=None, cfg=None,
                         sampler_name=None, scheduler=None):
-        return (common.levels_problem(k_min, k_max, steps) or common.nu_problem(nu, nu_end)
+        return (validation.levels_problem(k_min, k_max, steps) or validation.nu_problem(nu, nu_end)
                 or common.cfg_problem(cfg=cfg)
                 or common.sampler_choice_problem(sampler_name=sampler_name, scheduler=scheduler,
                                                  nu_schedule=nu_schedule) or True)
 
     @classmethod
     def execute(cls, model, positive, negative, layout_latent, seed, steps, cfg, sampler_name, scheduler, k_min, k_max,
-                nu, batch_size, nu_end=None, nu_schedule="constant", layout_positive=None,
+                nu, batch_size, nu_end=None, nu_schedule=defaults.NU_SCHEDULE, layout_positive=None,
                 layout_negative=None, mask=None) -> io.NodeOutput:
-        layout = MagicMixLayoutNoise.execute(model, layout_latent, seed, steps, scheduler, k_min, k_max, batch_size,
-                                             cfg, sampler_name, layout_positive, layout_negative, mask=mask).result[0]
-        problem = common.nu_problem(nu, nu_end)
-        if problem:
-            raise sampling.MagicMixInputError(problem)
-        nus = sampling.nus_for(layout, nu, nu if nu_end is None else nu_end, nu_schedule)
-        samples = sampling.magicmix(model, layout, positive, negative, cfg, sampling.sampler_from_name(sampler_name),
-                                    nus)
+        layout = build_layout(model, layout_latent, seed, steps, scheduler, k_min, k_max, batch_size, cfg, sampler_name,
+                              layout_positive, layout_negative, mask=mask)
+        validation.check(validation.nu_problem(nu, nu_end))
+        nus = nu_values(nu, nu_end, layout.levels.mix_count, nu_schedule)
+        samples = magicmix(model, layout, positive, negative, cfg, comfy.samplers.sampler_object(sampler_name), nus)
         return io.NodeOutput(common.latent_output(samples, layout))
 
 
@@ -72,15 +75,16 @@ class MagicMixSampler(io.ComfyNode):
             node_id="MagicMixSampler",
             display_name="MagicMix Sampler (image layout)",
             category=common.CATEGORY,
-            description=("MagicMix as a SAMPLER for SamplerCustomAdvanced: give SamplerCustomAdvanced the layout image's "
-                         "latent (VAEEncode), a RandomNoise, a guider with the content prompt and the full SIGMAS "
-                         "(e.g. BasicScheduler, denoise 1). The run starts at k_max from the noised layout, mixes down "
-                         "to k_min, then the inner sampler finishes."),
+            description=("MagicMix as a SAMPLER for SamplerCustomAdvanced: give SamplerCustomAdvanced the layout "
+                         "image's latent (VAEEncode), a RandomNoise, a guider with the content prompt and the full "
+                         "SIGMAS (e.g. BasicScheduler, denoise 1). The run starts at k_max from the noised layout, "
+                         "mixes down to k_min, then the inner sampler finishes."),
+
             inputs=[
                 io.Sampler.Input("sampler", tooltip="The sampler for each step (e.g. from KSamplerSelect)."),
-                io.Float.Input("k_min", default=common.DEFAULT_K_MIN, min=0.0, max=1.0, step=0.01,
+                io.Float.Input("k_min", default=defaults.K_MIN, min=0.0, max=1.0, step=0.01,
                                tooltip="Noise level (fraction of the schedule, 0 = clean) where mixing stops."),
-                io.Float.Input("k_max", default=common.DEFAULT_K_MAX, min=0.0, max=1.0, step=0.01,
+                io.Float.Input("k_max", default=defaults.K_MAX, min=0.0, max=1.0, step=0.01,
                                tooltip="Noise level (fraction of the schedule, 1 = pure noise) where the run starts."),
                 *common.nu_inputs(),
             ],
@@ -89,13 +93,10 @@ class MagicMixSampler(io.ComfyNode):
 
     @classmethod
     def validate_inputs(cls, k_min=None, k_max=None, nu=None, nu_end=None, nu_schedule=None):
-        return (common.levels_problem(k_min, k_max) or common.nu_problem(nu, nu_end)
+        return (validation.levels_problem(k_min, k_max) or validation.nu_problem(nu, nu_end)
                 or common.sampler_choice_problem(nu_schedule=nu_schedule) or True)
 
     @classmethod
-    def execute(cls, sampler, k_min, k_max, nu, nu_end=None, nu_schedule="constant") -> io.NodeOutput:
-        problem = common.levels_problem(k_min, k_max) or common.nu_problem(nu, nu_end)
-        if problem:
-            raise sampling.MagicMixInputError(problem)
-        return io.NodeOutput(sampling.MagicMixKSampler(sampler, k_min, k_max, nu, nu if nu_end is None else nu_end,
-                                                       nu_schedule))
+    def execute(cls, sampler, k_min, k_max, nu, nu_end=None, nu_schedule=defaults.NU_SCHEDULE) -> io.NodeOutput:
+        validation.check(validation.levels_problem(k_min, k_max) or validation.nu_problem(nu, nu_end))
+        return io.NodeOutput(MagicMixKSampler(sampler, k_min, k_max, nu, nu_end, nu_schedule))

@@ -1,26 +1,18 @@
 """Inputs, defaults, ranges and tooltips shared by the MagicMix nodes (the spec's defaults)."""
 from __future__ import annotations
 
-import math
-
 import comfy.samplers
 from comfy_api.latest import io
 
-from ..magicmix_core.levels import NU_CURVES, LevelRange
+from ..magicmix_comfy.validation import number_problem
+from ..magicmix_core import defaults
+from ..magicmix_core.levels import NU_CURVES
 
 CATEGORY = "sampling/magicmix"
 
 # A custom socket type: the layout made once by MagicMixLayoutNoise, read by both samplers.
 Layout = io.Custom("MAGICMIX_LAYOUT")
 
-DEFAULT_STEPS = 50
-DEFAULT_K_MIN = 0.3
-DEFAULT_K_MAX = 0.6
-DEFAULT_NU = 0.75
-DEFAULT_CFG = 7.5
-DEFAULT_SAMPLER = "euler"
-DEFAULT_SCHEDULER = "normal"
-MAX_STEPS = 10000
 MAX_CFG = 100.0
 
 
@@ -44,12 +36,12 @@ def model_input():
 
 
 def cfg_input(name="cfg", phase="this phase"):
-    return io.Float.Input(name, default=DEFAULT_CFG, min=0.0, max=MAX_CFG, step=0.1, round=0.01,
+    return io.Float.Input(name, default=defaults.CFG, min=0.0, max=MAX_CFG, step=0.1, round=0.01,
                           tooltip=f"Classifier-free guidance scale for {phase}. The paper uses 7.5.")
 
 
 def sampler_name_input(name="sampler_name"):
-    return io.Combo.Input(name, options=comfy.samplers.SAMPLER_NAMES, default=DEFAULT_SAMPLER,
+    return io.Combo.Input(name, options=comfy.samplers.SAMPLER_NAMES, default=defaults.SAMPLER,
                           tooltip="Sampler for each step. Single-step samplers (euler, ddim, heun, dpm_2, "
                                   "dpmpp_2s_ancestral...) follow the paper exactly; multistep ones restart "
                                   "their history after each mix. See docs/samplers.md.")
@@ -71,25 +63,9 @@ def negative_input(phase):
 
 
 # ComfyUI skips its own min/max check for every input a node's validate_inputs takes, and in
-# ComfyUI 0.3.x it never checks the value of a V3 Combo; so the problems below cover ranges, NaN,
-# wrong types and unknown choices of the inputs they are given. Linked inputs arrive as None at
-# validation time and are checked when the node runs.
-
-def _is_number(value) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-
-
-def number_problem(name: str, value, low: float, high: float) -> str | None:
-    if value is not None and not (_is_number(value) and low <= value <= high):
-        return f"{name} must be a number within [{low:g}, {high:g}], got {value!r}"
-    return None
-
-
-def steps_problem(steps) -> str | None:
-    if steps is not None and not (isinstance(steps, int) and not isinstance(steps, bool) and 1 <= steps <= MAX_STEPS):
-        return f"steps must be a whole number within [1, {MAX_STEPS}], got {steps!r}"
-    return None
-
+# ComfyUI 0.3.x it never checks the value of a V3 Combo; so the problems below (and magicmix_comfy's
+# levels_problem / nu_problem) cover ranges, NaN, wrong types and unknown choices of the inputs they
+# are given. Linked inputs arrive as None at validation time and are checked when the node runs.
 
 def choice_problem(name: str, value, options) -> str | None:
     if value is not None and value not in options:
@@ -109,38 +85,16 @@ def sampler_choice_problem(**names) -> str | None:
                               for name, value in names.items())), None)
 
 
-def levels_problem(k_min, k_max, steps=None) -> str | None:
-    """Why this k_min/k_max/steps combination cannot run, naming the inputs; None when it can."""
-    problem = number_problem("k_min", k_min, 0.0, 1.0) or number_problem("k_max", k_max, 0.0, 1.0) or steps_problem(steps)
-    if problem:
-        return problem
-    if k_min is not None and k_max is not None:
-        if not k_min < k_max:
-            return (f"k_min ({k_min}) must be smaller than k_max ({k_max}): the layout phase runs from "
-                    f"noise level k_max down to k_min")
-        if steps is not None:
-            levels = LevelRange.from_fractions(k_min, k_max, steps)
-            if levels.mix_count < 1:
-                return (f"steps ({steps}) is too small for k_min {k_min} and k_max {k_max}: both round to noise "
-                        f"level {levels.k_min_level} of {steps}, so nothing would be mixed; use more steps or "
-                        f"move k_min and k_max further apart (need round(k_max*steps) > round(k_min*steps))")
-    return None
-
-
-def nu_problem(nu, nu_end=None) -> str | None:
-    return number_problem("nu", nu, 0.0, 1.0) or number_problem("nu_end", nu_end, 0.0, 1.0)
-
-
 def nu_inputs():
     return [
-        io.Float.Input("nu", default=DEFAULT_NU, min=0.0, max=1.0, step=0.01,
+        io.Float.Input("nu", default=defaults.NU, min=0.0, max=1.0, step=0.01,
                        tooltip="Interpolation constant. 1 = plain img2img from k_max (content wins, layout only "
                                "through the start latent); 0 = the layout latent is kept until k_min. "
                                "0.5 to 0.9 mixes; lower keeps more of the layout."),
-        io.Float.Input("nu_end", default=DEFAULT_NU, min=0.0, max=1.0, step=0.01, optional=True,
+        io.Float.Input("nu_end", default=defaults.NU, min=0.0, max=1.0, step=0.01, optional=True,
                        tooltip="nu at the last mix (level k_min) when nu_schedule is linear or cosine; "
                                "ignored when constant."),
-        io.Combo.Input("nu_schedule", options=list(NU_CURVES), default="constant", optional=True,
+        io.Combo.Input("nu_schedule", options=list(NU_CURVES), default=defaults.NU_SCHEDULE, optional=True,
                        tooltip="constant: the same nu at every mix. linear / cosine: from nu at k_max to "
                                "nu_end at k_min."),
     ]

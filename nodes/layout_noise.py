@@ -3,8 +3,9 @@ from __future__ import annotations
 
 from comfy_api.latest import io
 
-from ..magicmix_core import sampling
-from ..magicmix_core.levels import LevelRange
+from ..magicmix_comfy import validation
+from ..magicmix_comfy.layout_building import build_layout
+from ..magicmix_core import defaults
 from . import inputs as common
 
 
@@ -29,15 +30,15 @@ class MagicMixLayoutNoise(io.ComfyNode):
                                                          "regional, as the mask input does."),
                 io.Int.Input("seed", default=0, min=0, max=0xffffffffffffffff, control_after_generate=True,
                              tooltip="Seed of the one fixed noise tensor per batch item, drawn as KSampler draws it."),
-                io.Int.Input("steps", default=common.DEFAULT_STEPS, min=1, max=common.MAX_STEPS,
+                io.Int.Input("steps", default=defaults.STEPS, min=1, max=validation.MAX_STEPS,
                              tooltip="Total sampler steps T of the full schedule. The run itself only does the "
                                      "steps below k_max (k_max * T of them)."),
-                io.Combo.Input("scheduler", options=comfy.samplers.SCHEDULER_NAMES, default=common.DEFAULT_SCHEDULER,
+                io.Combo.Input("scheduler", options=comfy.samplers.SCHEDULER_NAMES, default=defaults.SCHEDULER,
                                tooltip="Noise schedule over the T steps."),
-                io.Float.Input("k_min", default=common.DEFAULT_K_MIN, min=0.0, max=1.0, step=0.01,
+                io.Float.Input("k_min", default=defaults.K_MIN, min=0.0, max=1.0, step=0.01,
                                tooltip="Noise level (fraction of T, 0 = clean) where mixing stops and the content "
                                        "prompt alone finishes. Lower = more layout detail kept. Typical 0.2-0.4."),
-                io.Float.Input("k_max", default=common.DEFAULT_K_MAX, min=0.0, max=1.0, step=0.01,
+                io.Float.Input("k_max", default=defaults.K_MAX, min=0.0, max=1.0, step=0.01,
                                tooltip="Noise level (fraction of T, 1 = pure noise) where the run starts from the "
                                        "noised layout. Higher = more freedom for the content. Typical 0.5-0.8."),
                 io.Int.Input("batch_size", default=1, min=1, max=4096,
@@ -63,7 +64,7 @@ class MagicMixLayoutNoise(io.ComfyNode):
     @classmethod
     def validate_inputs(cls, k_min=None, k_max=None, steps=None, scheduler=None, layout_cfg=None,
                         layout_sampler_name=None):
-        return (common.levels_problem(k_min, k_max, steps) or common.cfg_problem(layout_cfg=layout_cfg)
+        return (validation.levels_problem(k_min, k_max, steps) or common.cfg_problem(layout_cfg=layout_cfg)
                 or common.sampler_choice_problem(scheduler=scheduler, layout_sampler_name=layout_sampler_name)
                 or True)
 
@@ -71,23 +72,6 @@ class MagicMixLayoutNoise(io.ComfyNode):
     def execute(cls, model, layout_latent, seed, steps, scheduler, k_min, k_max, batch_size, layout_cfg,
                 layout_sampler_name, layout_positive=None, layout_negative=None, sigmas=None,
                 mask=None) -> io.NodeOutput:
-        if sigmas is not None:
-            steps = sampling.check_custom_sigmas(sigmas)
-        problem = common.levels_problem(k_min, k_max, steps)
-        if problem:
-            raise sampling.MagicMixInputError(problem)
-        if sigmas is None:
-            sigmas = sampling.schedule_sigmas(model, scheduler, steps)
-        levels = LevelRange.from_fractions(k_min, k_max, steps)
-        noise_mask = sampling.layout_noise_mask(layout_latent, mask)
-        if layout_positive is None and layout_negative is None:
-            layout = sampling.make_image_layout(model, layout_latent, seed, sigmas, levels, batch_size, noise_mask)
-        else:
-            if layout_positive is None or layout_negative is None:
-                raise sampling.MagicMixInputError(
-                    "layout_positive / layout_negative: text layout needs both connected (image layout neither)")
-            layout = sampling.make_text_layout(model, layout_latent, seed, sigmas, levels, layout_positive,
-                                               layout_negative, layout_cfg,
-                                               sampling.sampler_from_name(layout_sampler_name), batch_size,
-                                               noise_mask)
-        return io.NodeOutput(layout)
+        return io.NodeOutput(build_layout(model, layout_latent, seed, steps, scheduler, k_min, k_max, batch_size,
+                                          layout_cfg, layout_sampler_name, layout_positive, layout_negative,
+                                          sigmas, mask))

@@ -1,9 +1,13 @@
 """The two phases as nodes: MagicMixInterpolatedSampler (layout phase), MagicMixConditionalSampler (content)."""
 from __future__ import annotations
 
+import comfy.samplers
 from comfy_api.latest import io
 
-from ..magicmix_core import sampling
+from ..magicmix_comfy import validation
+from ..magicmix_comfy.phases import sample_content_phase, sample_layout_phase
+from ..magicmix_core import defaults
+from ..magicmix_core.levels import nu_values
 from . import inputs as common
 
 
@@ -35,18 +39,16 @@ class MagicMixInterpolatedSampler(io.ComfyNode):
 
     @classmethod
     def validate_inputs(cls, nu=None, nu_end=None, nu_schedule=None, cfg=None, sampler_name=None):
-        return (common.nu_problem(nu, nu_end) or common.cfg_problem(cfg=cfg)
+        return (validation.nu_problem(nu, nu_end) or common.cfg_problem(cfg=cfg)
                 or common.sampler_choice_problem(sampler_name=sampler_name, nu_schedule=nu_schedule) or True)
 
     @classmethod
-    def execute(cls, model, layout, positive, negative, cfg, sampler_name, nu, nu_end=None, nu_schedule="constant",
-                sampler=None) -> io.NodeOutput:
-        problem = common.nu_problem(nu, nu_end)
-        if problem:
-            raise sampling.MagicMixInputError(problem)
-        nus = sampling.nus_for(layout, nu, nu if nu_end is None else nu_end, nu_schedule)
-        samples = sampling.sample_layout_phase(model, layout, positive, negative, cfg,
-                                               sampler or sampling.sampler_from_name(sampler_name), nus)
+    def execute(cls, model, layout, positive, negative, cfg, sampler_name, nu, nu_end=None,
+                nu_schedule=defaults.NU_SCHEDULE, sampler=None) -> io.NodeOutput:
+        validation.check(validation.nu_problem(nu, nu_end))
+        nus = nu_values(nu, nu_end, layout.levels.mix_count, nu_schedule)
+        samples = sample_layout_phase(model, layout, positive, negative, cfg,
+                                      sampler or comfy.samplers.sampler_object(sampler_name), nus)
         return io.NodeOutput(common.latent_output(samples, layout))
 
 
@@ -79,6 +81,6 @@ class MagicMixConditionalSampler(io.ComfyNode):
 
     @classmethod
     def execute(cls, model, layout, latent, positive, negative, cfg, sampler_name, sampler=None) -> io.NodeOutput:
-        samples = sampling.sample_content_phase(model, layout, latent["samples"], positive, negative, cfg,
-                                                sampler or sampling.sampler_from_name(sampler_name))
+        samples = sample_content_phase(model, layout, latent["samples"], positive, negative, cfg,
+                                       sampler or comfy.samplers.sampler_object(sampler_name))
         return io.NodeOutput(common.latent_output(samples, layout))

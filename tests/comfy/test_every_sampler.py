@@ -134,7 +134,8 @@ def test_custom_karras_sigmas_replace_steps_and_scheduler(nodes_by_name, model, 
 def test_unipc_single_step_is_its_first_order_step(model, prompts, lazy_sampler):
     """UniPC's first-order predictor is DDIM, which is Euler in sigma space: one layout-phase step of
     uni_pc must equal one Euler step (and not return its input, as a one-step schedule makes UniPC do)."""
-    from magicmix_core.sampling import stepwise_function
+    from magicmix_dev.pack import pack_module
+    stepwise_function = pack_module("magicmix_comfy.stepping").stepwise_function
 
     latent = torch.zeros((1, 4, 8, 8))
     sigmas = comfy.samplers.calculate_sigmas(model.get_model_object("model_sampling"), "normal", TOTAL_STEPS)

@@ -2,7 +2,7 @@
 
 Every node of the pack has a page; its inputs table names every input of the node's schema and no
 other, with the schema's range and default; each error a page quotes is a message the code can raise
-(matched against the string templates in nodes/ and magicmix_core/, "…" standing for a value).
+(matched against the string templates in nodes/, magicmix_comfy/ and magicmix_core/, "…" standing for a value).
 """
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ import pytest
 from magicmix_dev.host import PACK_DIR
 
 DOCS_DIR = PACK_DIR / "web" / "docs"
-SOURCE_DIRS = (PACK_DIR / "nodes", PACK_DIR / "magicmix_core")
+SOURCE_DIRS = (PACK_DIR / "nodes", PACK_DIR / "magicmix_comfy", PACK_DIR / "magicmix_core")
 PLACEHOLDER = object()
 LONGEST_VALUE = 40  # characters a placeholder may stand for in a quoted error (a value, a name, a clause)
 

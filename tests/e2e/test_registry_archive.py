@@ -31,7 +31,8 @@ from magicmix_dev.workflow import ui_to_api
 COMFY_CLI = (sys.executable, "-m", "comfy_cli", "--skip-prompt", "--no-enable-telemetry")
 RUNTIME_FILES = ("__init__.py", "README.md", "pyproject.toml", "requirements.txt", "tools/install_layouts.py",
                  "web/docs/MagicMixLayoutNoise.md")
-RUNTIME_FOLDERS = ("nodes", "magicmix_core", "workflows", "layouts", "web/docs")
+RUNTIME_PACKAGES = ("nodes", "magicmix_comfy", "magicmix_core")  # the Python ComfyUI imports from the pack
+RUNTIME_FOLDERS = (*RUNTIME_PACKAGES, "workflows", "layouts", "web/docs")
 LEFT_OUT = ("tests/", "bench/", ".ci/", "docs/", "demo_world/", "magicmix_diffusers/", "magicmix_dev/", "tools/run_",
             "tools/setup", "tools/make_", "tools/prepare_",
             "requirements-dev.txt", "pytest.ini")
@@ -137,7 +138,7 @@ def test_our_scan_finds_nothing_in_the_archive_but_the_layout_installers_file_ha
     assert findings == {}, f"the archive's code does what the pack must not: {findings}"
     assert installer <= INSTALLER_FINDINGS, f"the installer does more than copy files: {installer}"
     imported_by_pack = [p for p in unzipped.rglob("*.py") if "install_layouts" in p.read_text(encoding="utf-8")
-                        and p.relative_to(unzipped).parts[0] in ("nodes", "magicmix_core", "__init__.py")]
+                        and p.relative_to(unzipped).parts[0] in (*RUNTIME_PACKAGES, "__init__.py")]
     assert imported_by_pack == [], "the runtime pack must never import the installer"
 
 

@@ -4,7 +4,7 @@ import math
 import pytest
 import torch
 
-from magicmix_core.levels import LevelRange, level_from_fraction, nu_values, schedule_index
+from magicmix_core.levels import LevelRange, level_at_index, level_from_fraction, nu_values, schedule_index
 
 
 def descending_sigmas(total_steps):
@@ -94,3 +94,13 @@ def test_nu_outside_unit_interval_is_refused(bad):
 def test_unknown_nu_curve_is_refused():
     with pytest.raises(ValueError, match="curve"):
         nu_values(0.5, 0.5, 3, "zigzag")
+
+
+def test_level_at_index_is_the_inverse_of_schedule_index():
+    assert [level_at_index(schedule_index(level, 20), 20) for level in range(21)] == list(range(21))
+    with pytest.raises(ValueError):
+        level_at_index(21, 20)
+
+
+def test_nu_end_not_given_is_nu():
+    assert nu_values(0.6, None, 3, "linear") == nu_values(0.6, 0.6, 3, "linear") == [0.6] * 3

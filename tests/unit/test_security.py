@@ -1,4 +1,4 @@
-"""Security of the code ComfyUI imports from the pack (__init__.py, nodes/, magicmix_core/).
+"""Security of the code ComfyUI imports from the pack (__init__.py, nodes/, magicmix_comfy/, magicmix_core/).
 
 It runs inside the user's ComfyUI, next to their files and keys, so it must open no network
 connection, load no pickle, evaluate no string and read or write no file (no path can then come from
@@ -29,6 +29,7 @@ PACK_DIR = Path(__file__).resolve().parents[2]
 def runtime_files() -> list[Path]:
     """The Python files ComfyUI imports when it loads the pack."""
     return [PACK_DIR / "__init__.py", *sorted((PACK_DIR / "nodes").glob("*.py")),
+            *sorted((PACK_DIR / "magicmix_comfy").glob("*.py")),
             *sorted((PACK_DIR / "magicmix_core").glob("*.py"))]
 
 
