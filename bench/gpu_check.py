@@ -54,6 +54,8 @@ from run_bench import Settings, stand_in_layout_latent  # noqa: E402  (the CPU b
 
 sys.path.append(str(PACK_DIR))  # magicmix_dev; last: the pack's nodes/ must not shadow ComfyUI's nodes.py
 from magicmix_dev.checkpoints import initialise_weights  # noqa: E402  (the test checkpoint's seeded initialisation)
+from magicmix_dev.tiny_models import (  # noqa: E402  (the tests' one-level UNets and CLIP's widths)
+    SD15_CONTEXT, SDXL_ADM, SDXL_CONTEXT, SDXL_POOLED, TOKENS, sd15_unet_config, sdxl_unet_config, small_heads)
 
 # --- what runs -------------------------------------------------------------------------------------
 
@@ -73,29 +75,24 @@ TINY_CASES = (Case("sd15", "float16", 64, 1), Case("sdxl", "float16", 64, 1),
 FULL_SETTINGS, TINY_SETTINGS = Settings(steps=30), Settings(steps=10)
 NULL_ROUNDS = {"full": 3, "tiny": 1}
 
-TOKENS = 77
-SDXL_POOLED = 1280
-
-
 def unet_config(family: str, tiny: bool) -> dict:
-    """The UNet's architecture: SD1.5's or SDXL's widths and depths, or a one-level 32-channel UNet."""
+    """The UNet's architecture: SD1.5's or SDXL's widths and depths, or the tests' one-level 32-channel UNet."""
+    if tiny:
+        return sd15_unet_config() if family == "sd15" else sdxl_unet_config()
     common = {"use_checkpoint": False, "image_size": 32, "in_channels": 4, "out_channels": 4,
               "use_spatial_transformer": True, "legacy": False, "use_temporal_attention": False,
               "use_temporal_resblock": False}
     if family == "sd15":
-        config = {**common, "adm_in_channels": None, "context_dim": 768, "use_linear_in_transformer": False,
+        config = {**common, "adm_in_channels": None, "context_dim": SD15_CONTEXT, "use_linear_in_transformer": False,
                   "model_channels": 320, "num_res_blocks": [2, 2, 2, 2], "channel_mult": [1, 2, 4, 4],
                   "transformer_depth": [1, 1, 1, 1, 1, 1, 0, 0], "transformer_depth_middle": 1,
                   "transformer_depth_output": [1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0], "num_heads": 8}
     else:
-        config = {**common, "adm_in_channels": SDXL_POOLED + 6 * 256, "num_classes": "sequential",
-                  "context_dim": 2048, "use_linear_in_transformer": True, "model_channels": 320,
+        config = {**common, "adm_in_channels": SDXL_ADM, "num_classes": "sequential",
+                  "context_dim": SDXL_CONTEXT, "use_linear_in_transformer": True, "model_channels": 320,
                   "num_res_blocks": [2, 2, 2], "channel_mult": [1, 2, 4],
                   "transformer_depth": [0, 0, 2, 2, 10, 10], "transformer_depth_middle": 10,
                   "transformer_depth_output": [0, 0, 0, 2, 2, 2, 10, 10, 10], "num_head_channels": 64}
-    if tiny:
-        config.update(model_channels=32, num_res_blocks=[1], channel_mult=[1], transformer_depth=[1],
-                      transformer_depth_middle=1, transformer_depth_output=[1, 1])
     return config
 
 
@@ -112,7 +109,7 @@ def build_model(family: str, dtype_name: str, tiny: bool, seed: int = 0):
     config_class = comfy.supported_models.SD15 if family == "sd15" else comfy.supported_models.SDXL
     config = config_class(unet_config(family, tiny))
     if tiny:  # the configs set full-size heads in __init__
-        config.unet_config["num_heads"], config.unet_config["num_head_channels"] = -1, 16
+        small_heads(config)
     config.set_inference_dtype(dtype, None)
     load_device = comfy.model_management.get_torch_device()
     base_class = comfy.model_base.BaseModel if family == "sd15" else comfy.model_base.SDXL
@@ -127,10 +124,10 @@ def conditioning(family: str, pixels: int, seed: int) -> list:
     import torch
     generator = torch.Generator().manual_seed(seed)
     if family == "sd15":
-        return [[torch.randn((1, TOKENS, 768), generator=generator), {}]]
+        return [[torch.randn((1, TOKENS, SD15_CONTEXT), generator=generator), {}]]
     extras = {"pooled_output": torch.randn((1, SDXL_POOLED), generator=generator), "width": pixels,
               "height": pixels, "crop_w": 0, "crop_h": 0, "target_width": pixels, "target_height": pixels}
-    return [[torch.randn((1, TOKENS, 2048), generator=generator), extras]]
+    return [[torch.randn((1, TOKENS, SDXL_CONTEXT), generator=generator), extras]]
 
 
 class Runs:

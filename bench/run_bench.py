@@ -515,17 +515,41 @@ def layout_storage(layout, latent_bytes: int) -> dict:
 
 
 def run_device(device: str, plan: Plan, log) -> dict:
+    """Every section of the bench on one device, in the report's order."""
     bench = Bench(device)
     import torch
     s = plan.base
-    results = {"device": device, "machine": describe_machine(device, bench), "plan": {
-        "base": asdict(s), "warmup_rounds": plan.warmup_rounds, "image_rounds": plan.image_rounds,
-        "text_rounds": plan.text_rounds, "scaling_rounds": plan.scaling_rounds,
-        "sampler_kind_rounds": plan.sampler_kind_rounds, "sampler_kind_null_rounds": plan.sampler_kind_null_rounds},
-        "memory_method": bench.memory.method}
+    results = {"device": device, "machine": describe_machine(device, bench), "plan": plan_summary(plan),
+               "memory_method": bench.memory.method}
     started = time.perf_counter()
     load_before = os.getloadavg()
 
+    image, text = overhead_runs(bench, plan, device, log)
+    results["overhead"] = overhead_rows(image, text)
+    results["counts"], results["storage"] = evaluation_counts(bench, s, image, text, device, log)
+    if plan.text_memory is not None:
+        results["text_memory"] = text_layout_memory(bench, plan, device, log)
+    results["tensor_memory"] = tensor_memory(bench, plan, device, log)
+    results["sampler_kinds"] = sampler_kinds.measure_sampler_kinds(
+        bench, s, plan.sampler_kind_rounds, plan.sampler_kind_null_rounds, log, comparison)
+    results["scaling"] = scaling(bench, plan, image, device, log)
+
+    results["wall_seconds"] = time.perf_counter() - started
+    results["load_average"] = {"before": load_before, "after": os.getloadavg()}
+    results["torch_threads"] = torch.get_num_threads()
+    return results
+
+
+def plan_summary(plan: Plan) -> dict:
+    return {"base": asdict(plan.base), "warmup_rounds": plan.warmup_rounds, "image_rounds": plan.image_rounds,
+            "text_rounds": plan.text_rounds, "scaling_rounds": plan.scaling_rounds,
+            "sampler_kind_rounds": plan.sampler_kind_rounds, "sampler_kind_null_rounds": plan.sampler_kind_null_rounds}
+
+
+def overhead_runs(bench: Bench, plan: Plan, device: str, log) -> tuple[dict, dict]:
+    """The timed rounds at the base settings: image layout (MagicMix, its SAMPLER, KSamplerAdvanced), then
+    text layout (MagicMix, the two plain runs)."""
+    s = plan.base
     log(f"[{device}] image layout against KSamplerAdvanced ({s.steps} steps, k_max {s.k_max}, k_min {s.k_min})")
     image = alternate({"MagicMix": lambda: bench.magicmix_image(s),
                        "KSamplerAdvanced": lambda: bench.plain_image(s),
@@ -534,15 +558,23 @@ def run_device(device: str, plan: Plan, log) -> dict:
     log(f"[{device}] text layout against the plain runs")
     text = alternate({"MagicMix": lambda: bench.magicmix_text(s),
                       "plain runs": lambda: bench.plain_text(s)}, plan.text_rounds, plan.warmup_rounds, log)
-    results["overhead"] = [
-        comparison("image layout, MagicMix (all in one)", image["MagicMix"],
-                   "KSamplerAdvanced, same sampler, steps T-K_max..T", image["KSamplerAdvanced"]),
+    return image, text
+
+
+def overhead_rows(image: dict, text: dict) -> list[dict]:
+    image_baseline = "KSamplerAdvanced, same sampler, steps T-K_max..T"
+    return [
+        comparison("image layout, MagicMix (all in one)", image["MagicMix"], image_baseline, image["KSamplerAdvanced"]),
         comparison("image layout, MagicMix Sampler in SamplerCustomAdvanced", image["MagicMix Sampler"],
-                   "KSamplerAdvanced, same sampler, steps T-K_max..T", image["KSamplerAdvanced"]),
+                   image_baseline, image["KSamplerAdvanced"]),
         comparison("text layout, MagicMix (all in one)", text["MagicMix"],
                    "KSamplerAdvanced x2: layout prompt 0..T-K_min, content prompt T-K_max..T", text["plain runs"]),
     ]
 
+
+def evaluation_counts(bench: Bench, s: Settings, image: dict, text: dict, device: str, log) -> tuple[list, list]:
+    """Each run's UNet calls against the minimum (the timed runs' last round and the chained nodes), and what
+    the chained nodes' layout keeps."""
     log(f"[{device}] chained nodes (evaluation counts, layout storage)")
     chained_image, image_layout = bench.chained_nodes(s, text=False)
     chained_text, text_layout = bench.chained_nodes(s, text=True)
@@ -550,7 +582,7 @@ def run_device(device: str, plan: Plan, log) -> dict:
     rows = rows_per_evaluation(s)
     image_rule = f"K_max = round({s.k_max}*{s.steps}) = {image_min}"
     text_rule = (f"(T - K_min) + K_max = ({s.steps} - {s.k_min_level}) + {s.k_max_level} = {text_min}")
-    results["counts"] = [
+    counts = [
         count_row("image layout, MagicMix (all in one)", image["MagicMix"][-1], image_min, rows, image_rule),
         count_row("image layout, chained nodes", chained_image, image_min, rows, image_rule),
         count_row("image layout, MagicMix Sampler", image["MagicMix Sampler"][-1], image_min, rows, image_rule),
@@ -560,20 +592,25 @@ def run_device(device: str, plan: Plan, log) -> dict:
         count_row("plain runs (baseline)", text["plain runs"][-1], text_min, rows, text_rule),
     ]
     latent_bytes = 4 * (s.pixels // 8) ** 2 * 4 * s.batch
-    results["storage"] = [layout_storage(image_layout, latent_bytes), layout_storage(text_layout, latent_bytes)]
+    return counts, [layout_storage(image_layout, latent_bytes), layout_storage(text_layout, latent_bytes)]
 
-    if plan.text_memory is not None:
-        m = plan.text_memory
-        log(f"[{device}] text layout memory at {m.pixels} px, {m.steps} steps")
-        memory = alternate({"MagicMix": lambda: bench.magicmix_text(m), "plain runs": lambda: bench.plain_text(m)},
-                           1, 0, log, warm_with_baseline=plan.warmup_rounds > 0)
-        results["text_memory"] = comparison(f"text layout, {m.pixels} px, {m.steps} steps", memory["MagicMix"],
-                                            "plain runs", memory["plain runs"])
-        results["text_memory"]["settings"] = asdict(m)
 
-    results["tensor_memory"] = []
-    tensor_cells = [s] + ([plan.text_memory] if plan.text_memory is not None else [])
-    for cell in tensor_cells:
+def text_layout_memory(bench: Bench, plan: Plan, device: str, log) -> dict:
+    """Text layout against the plain runs at the larger memory settings, one round."""
+    m = plan.text_memory
+    log(f"[{device}] text layout memory at {m.pixels} px, {m.steps} steps")
+    memory = alternate({"MagicMix": lambda: bench.magicmix_text(m), "plain runs": lambda: bench.plain_text(m)},
+                       1, 0, log, warm_with_baseline=plan.warmup_rounds > 0)
+    row = comparison(f"text layout, {m.pixels} px, {m.steps} steps", memory["MagicMix"], "plain runs",
+                     memory["plain runs"])
+    row["settings"] = asdict(m)
+    return row
+
+
+def tensor_memory(bench: Bench, plan: Plan, device: str, log) -> list[dict]:
+    """Peak live tensor bytes of MagicMix against its baseline, at the base and the text-memory settings."""
+    rows = []
+    for cell in [plan.base] + ([plan.text_memory] if plan.text_memory is not None else []):
         log(f"[{device}] live tensor memory at {cell.pixels} px, {cell.steps} steps")
         live_tensor_peak(lambda: bench.plain_image(cell))  # warm-up at this shape, dropped
         for name, mine, baseline_name, base in (
@@ -581,19 +618,21 @@ def run_device(device: str, plan: Plan, log) -> dict:
                 ("text layout, MagicMix (all in one)", bench.magicmix_text, "plain runs", bench.plain_text)):
             base_bytes = live_tensor_peak(lambda: base(cell))
             mine_bytes = live_tensor_peak(lambda: mine(cell))
-            results["tensor_memory"].append({
+            rows.append({
                 "name": f"{name}, {cell.pixels} px, {cell.steps} steps", "baseline": baseline_name,
                 "bytes": mine_bytes, "baseline_bytes": base_bytes, "ratio": mine_bytes / base_bytes,
                 "latent_bytes": 4 * (cell.pixels // 8) ** 2 * 4 * cell.batch})
             log(f"  {name}: {mine_bytes} bytes, {baseline_name}: {base_bytes} bytes")
+    return rows
 
-    results["sampler_kinds"] = sampler_kinds.measure_sampler_kinds(
-        bench, s, plan.sampler_kind_rounds, plan.sampler_kind_null_rounds, log, comparison)
 
-    results["scaling"] = []
+def scaling(bench: Bench, plan: Plan, image: dict, device: str, log) -> list[dict]:
+    """Image layout against KSamplerAdvanced along batch size, resolution and steps (the base cell reused)."""
+    s = plan.base
     grid = [("batch", "batch", value) for value in plan.batches] + \
            [("resolution (px)", "pixels", value) for value in plan.pixel_sizes] + \
            [("steps", "steps", value) for value in plan.step_counts]
+    rows = []
     for axis, key, value in grid:
         cell = s.with_(**{key: value})
         if cell == s and image["MagicMix"]:  # the overhead section already measured this one
@@ -607,12 +646,8 @@ def run_device(device: str, plan: Plan, log) -> dict:
         row = comparison(f"{axis} {value}", mine, "KSamplerAdvanced", base)
         row.update(axis=axis, value=value, evaluations=minimum_image_evaluations(cell),
                    counted=len(mine[-1].rows), rows_per_call=rows_per_evaluation(cell))
-        results["scaling"].append(row)
-
-    results["wall_seconds"] = time.perf_counter() - started
-    results["load_average"] = {"before": load_before, "after": os.getloadavg()}
-    results["torch_threads"] = torch.get_num_threads()
-    return results
+        rows.append(row)
+    return rows
 
 
 def describe_machine(device: str, bench) -> dict:
@@ -662,9 +697,19 @@ def _mark(ok: bool) -> str:
 
 
 def render_device(r: dict) -> list[str]:
+    """One device's section of the report: what ran where, then a table per measurement."""
+    cpu = r["device"] == "cpu"
+    s = r["plan"]["base"]
+    return (_render_header(r) + _render_overhead(r, cpu) + _render_counts(r) + _render_peak_memory(r, cpu)
+            + _render_tensor_memory(r) + _render_storage(r) + _render_scaling(r, cpu)
+            + [""] + sampler_kinds.render_sampler_kinds(r["sampler_kinds"], s, cpu, r["plan"]["sampler_kind_rounds"],
+                                                        r["plan"]["sampler_kind_null_rounds"]))
+
+
+def _render_header(r: dict) -> list[str]:
     m, s = r["machine"], r["plan"]["base"]
-    lines = [f"## {r['device'].upper()}: {m.get('gpu', m['cpu'])}", ""]
-    lines += [
+    return [
+        f"## {r['device'].upper()}: {m.get('gpu', m['cpu'])}", "",
         f"- machine: {m['cpu']}, {m['logical_cpus']} logical CPUs ({m['usable_cpus']} usable), "
         f"{m['memory_gib']} GiB RAM, {m['platform']}",
         f"- software: Python {m['python']}, torch {m['torch']} ({m['torch_threads']} threads, "
@@ -679,8 +724,12 @@ def render_device(r: dict) -> list[str]:
         f"{r['plan']['text_rounds']} (text layout), {r['plan']['scaling_rounds']} per scaling cell; "
         f"wall time {r['wall_seconds']:.0f} s; load average (1 min) {r['load_average']['before'][0]:.1f} "
         f"before, {r['load_average']['after'][0]:.1f} after",
-        "",
-        "### Overhead (time)", "",
+    ]
+
+
+def _render_overhead(r: dict, cpu: bool) -> list[str]:
+    lines = [
+        "", "### Overhead (time)", "",
         "Wall ratio: MagicMix time / baseline time, the median of the per-round ratios. UNet-adjusted ratio: "
         "(baseline time + MagicMix's extra time outside the UNet calls) / baseline time, per round, median; "
         "both sides make the same UNet calls on the same shapes (see the evaluation counts), so this is the "
@@ -691,11 +740,10 @@ def render_device(r: dict) -> list[str]:
         "| met (wall / adjusted) |",
         "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
-    cpu = r["device"] == "cpu"
     for o in r["overhead"]:
         adjusted = o["unet_adjusted_ratio"]
-        lines.append(f"| {o['name']} | {o['median_seconds']:.3f} | {o['baseline']} | {o['baseline_median_seconds']:.3f} "
-                     f"| {o['ratio']:.3f} | {', '.join(f'{x:.3f}' for x in o['ratios'])} "
+        lines.append(f"| {o['name']} | {o['median_seconds']:.3f} | {o['baseline']} "
+                     f"| {o['baseline_median_seconds']:.3f} | {o['ratio']:.3f} | {', '.join(f'{x:.3f}' for x in o['ratios'])} "
                      f"| {o['outside_unet_seconds']:.3f} / {o['baseline_outside_unet_seconds']:.3f} "
                      f"| {o['extra_outside_unet_seconds'] * 1000:+.1f} "
                      f"| {f'{adjusted:.4f}' if cpu else 'n/a'} | <= {OVERHEAD_TARGET} "
@@ -708,15 +756,26 @@ def render_device(r: dict) -> list[str]:
                       f"across rounds, from {min(baseline_times):.3f} s to {max(baseline_times):.3f} s, for the "
                       f"same {r['counts'][3]['calls']} UNet calls. The extra time outside the UNet is a fixed cost "
                       f"per run and per step; on a faster device it weighs more: ratio = 1 + extra / baseline time."]
-    lines += ["", "### Model evaluations (UNet calls, counted by a model_function_wrapper)", "",
-              "| run | calls | rows per call | minimum calls | minimum | rows needed (cond + uncond per image) | equal |",
-              "|---|---|---|---|---|---|---|"]
+    return lines
+
+
+def _render_counts(r: dict) -> list[str]:
+    lines = ["", "### Model evaluations (UNet calls, counted by a model_function_wrapper)", "",
+             "| run | calls | rows per call | minimum calls | minimum | rows needed (cond + uncond per image) "
+             "| equal |",
+             "|---|---|---|---|---|---|---|"]
     for c in r["counts"]:
         lines.append(f"| {c['name']} | {c['calls']} | {', '.join(map(str, c['rows']))} | {c['minimum_calls']} "
                      f"| {c['minimum']} | {c['rows_per_call']} | {_mark(c['equal'])} |")
-    lines += ["", f"### Peak memory ({r['memory_method']}; working memory above the loaded model, median)", "",
-              "| run | MiB | baseline MiB | difference MiB | baseline's own range over rounds MiB | ratio | target | met |",
-              "|---|---|---|---|---|---|---|---|"]
+    return lines
+
+
+def _render_peak_memory(r: dict, cpu: bool) -> list[str]:
+    s = r["plan"]["base"]
+    lines = ["", f"### Peak memory ({r['memory_method']}; working memory above the loaded model, median)", "",
+             "| run | MiB | baseline MiB | difference MiB | baseline's own range over rounds MiB | ratio | target "
+             "| met |",
+             "|---|---|---|---|---|---|---|---|"]
     memory_rows = list(r["overhead"]) + ([r["text_memory"]] if "text_memory" in r else [])
     memory_rows += [row for row in r["scaling"] if row["value"] != s.get(_SCALING_KEYS[row["axis"]])]
     for o in memory_rows:
@@ -732,30 +791,40 @@ def render_device(r: dict) -> list[str]:
                       "is not tensors and swings by several MiB between runs of the same baseline; the single-round "
                       "text layout row at 128 px is the most exposed. The exact tensor figures below decide the "
                       "memory target."]
-    lines += ["", "### Peak live tensor memory (exact: every tensor storage counted from creation to free)", "",
-              "| run | bytes | baseline | baseline bytes | difference (bytes, latents) | ratio | target | met |",
-              "|---|---|---|---|---|---|---|---|"]
+    return lines
+
+
+def _render_tensor_memory(r: dict) -> list[str]:
+    lines = ["", "### Peak live tensor memory (exact: every tensor storage counted from creation to free)", "",
+             "| run | bytes | baseline | baseline bytes | difference (bytes, latents) | ratio | target | met |",
+             "|---|---|---|---|---|---|---|---|"]
     for t in r["tensor_memory"]:
         difference = t["bytes"] - t["baseline_bytes"]
         lines.append(f"| {t['name']} | {t['bytes']} | {t['baseline']} | {t['baseline_bytes']} "
                      f"| {difference:+d} ({difference / t['latent_bytes']:+.1f} latents) | {t['ratio']:.4f} "
                      f"| <= {MEMORY_TARGET} | {_mark(t['ratio'] <= MEMORY_TARGET)} |")
-    lines += ["", "### What the layout keeps between the nodes", "",
-              "| mode | tensors | bytes | one latent (batch) | trajectory levels |", "|---|---|---|---|---|"]
+    return lines
+
+
+def _render_storage(r: dict) -> list[str]:
+    lines = ["", "### What the layout keeps between the nodes", "",
+             "| mode | tensors | bytes | one latent (batch) | trajectory levels |", "|---|---|---|---|---|"]
     for st in r["storage"]:
         levels = f"{st['trajectory_levels'][0]}..{st['trajectory_levels'][1]}" if st["trajectory_levels"] else "none"
         lines.append(f"| {st['mode']} | {st['latents']} | {st['bytes']} | {st['latent_bytes']} | {levels} |")
-    lines += ["", "### Scaling (image layout against KSamplerAdvanced; the other settings as above)", "",
-              "| axis | value | model calls | MagicMix s | KSamplerAdvanced s | wall ratio | UNet-adjusted ratio "
-              "| MagicMix s per call |",
-              "|---|---|---|---|---|---|---|---|"]
+    return lines
+
+
+def _render_scaling(r: dict, cpu: bool) -> list[str]:
+    lines = ["", "### Scaling (image layout against KSamplerAdvanced; the other settings as above)", "",
+             "| axis | value | model calls | MagicMix s | KSamplerAdvanced s | wall ratio | UNet-adjusted ratio "
+             "| MagicMix s per call |",
+             "|---|---|---|---|---|---|---|---|"]
     for row in r["scaling"]:
         adjusted = f"{row['unet_adjusted_ratio']:.4f}" if cpu else "n/a"
         lines.append(f"| {row['axis']} | {row['value']} | {row['counted']} (min {row['evaluations']}) "
                      f"| {row['median_seconds']:.3f} | {row['baseline_median_seconds']:.3f} | {row['ratio']:.3f} "
                      f"| {adjusted} | {row['median_seconds'] / max(1, row['counted']):.4f} |")
-    lines += [""] + sampler_kinds.render_sampler_kinds(r["sampler_kinds"], s, cpu, r["plan"]["sampler_kind_rounds"],
-                                                       r["plan"]["sampler_kind_null_rounds"])
     return lines
 
 

@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import os
-import shutil
 import sys
 from pathlib import Path
 
 import torch
+
+from magicmix_dev.sd_checkpoint import cached_checkpoint, place_file, sd15_state_dict
 
 from . import _host
 
@@ -27,10 +27,6 @@ DECODER_WEIGHTS = WEIGHTS_DIR / "taesd_decoder.safetensors"
 MODEL_NAME = "magicmix-demo-world.safetensors"
 # Bump when the assembly changes, so cached files of older builds are not reused.
 ASSEMBLY_VERSION = 1
-
-UNET_PREFIX = "model.diffusion_model."
-CLIP_PREFIX = "cond_stage_model.transformer."
-VAE_PREFIX = "first_stage_model."
 
 
 def load_weights(path: Path) -> dict:
@@ -65,14 +61,8 @@ def _fingerprint(*paths: Path) -> str:
 def build_state_dict(unet_path: Path = UNET_WEIGHTS, decoder_path: Path = DECODER_WEIGHTS) -> dict:
     _host.import_comfy()
     from . import text_encoder, unet
-    state = {}
-    for key, value in unet.export_wide(unet_state(unet_path)).items():
-        state[UNET_PREFIX + key] = value
-    for key, value in text_encoder.generate().items():
-        state[CLIP_PREFIX + key] = value
-    for key, value in vae_state(decoder_path).items():
-        state[VAE_PREFIX + key] = value
-    return {k: v.to(torch.float16).contiguous() for k, v in state.items()}
+    return sd15_state_dict(lambda: unet.export_wide(unet_state(unet_path)), text_encoder.generate,
+                           lambda: vae_state(decoder_path))
 
 
 def ensure_checkpoint(unet_path: Path = UNET_WEIGHTS, decoder_path: Path = DECODER_WEIGHTS) -> Path:
@@ -81,13 +71,8 @@ def ensure_checkpoint(unet_path: Path = UNET_WEIGHTS, decoder_path: Path = DECOD
     target = directory / f"magicmix-demo-world-{_fingerprint(unet_path, decoder_path)}.safetensors"
     if target.is_file():
         return target
-    directory.mkdir(parents=True, exist_ok=True)
-    from safetensors.torch import save_file
-    from . import training
-    state = build_state_dict(unet_path, decoder_path)
-    # written beside the target and renamed: no reader sees a partial file
-    training.atomic_save(lambda p: save_file(state, p, metadata={"magicmix_demo_world": f"assembly {ASSEMBLY_VERSION}"}),
-                         target)
+    cached_checkpoint(target, lambda: build_state_dict(unet_path, decoder_path),
+                      {"magicmix_demo_world": f"assembly {ASSEMBLY_VERSION}"})
     for older in directory.glob("magicmix-demo-world-*.safetensors"):  # 0.3 GB each: keep the newest only
         if older != target:
             older.unlink()
@@ -96,13 +81,7 @@ def ensure_checkpoint(unet_path: Path = UNET_WEIGHTS, decoder_path: Path = DECOD
 
 def place_checkpoint(out_dir: Path, name: str = MODEL_NAME) -> Path:
     """Put the checkpoint into ``out_dir`` (e.g. ComfyUI/models/checkpoints) as a real file."""
-    source = ensure_checkpoint()
-    out_dir.mkdir(parents=True, exist_ok=True)
-    target = out_dir / name
-    partial = out_dir / f".{name}.partial"
-    shutil.copyfile(source, partial)
-    os.replace(partial, target)
-    return target
+    return place_file(ensure_checkpoint(), out_dir, name)
 
 
 def main(argv: list[str] | None = None) -> int:

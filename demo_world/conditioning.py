@@ -12,6 +12,8 @@ from pathlib import Path
 
 import torch
 
+from magicmix_dev.sd_checkpoint import atomic_write
+
 from . import _host, world
 
 NULL_PROMPT = ""
@@ -55,9 +57,9 @@ def prompt_conditioning() -> torch.Tensor:
 
 
 def main() -> int:
-    from . import checkpoint, training
+    from . import checkpoint
     table = encode_prompts(checkpoint.ensure_checkpoint(), prompt_table())
-    training.atomic_save(lambda p: torch.save(table, p), _cache_path())
+    atomic_write(lambda p: torch.save(table, p), _cache_path())
     print(_cache_path())
     return 0
 

@@ -8,13 +8,13 @@ from the committed weights when they exist (a fresh optimizer), else from the se
 from __future__ import annotations
 
 import copy
-import os
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 import torch
+
+from magicmix_dev.sd_checkpoint import atomic_write
 
 EMA_DECAY = 0.999
 
@@ -23,25 +23,11 @@ def step_seed(seed: int, step: int) -> int:
     return (seed * 1_000_003 + step) % (2 ** 63)
 
 
-def atomic_save(write, target: Path) -> None:
-    """``write(path)`` to a temporary file beside ``target``, then rename it into place."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, partial = tempfile.mkstemp(prefix=target.name + ".", suffix=".partial", dir=target.parent)
-    os.close(fd)
-    try:
-        write(partial)
-        os.chmod(partial, 0o644)
-        os.replace(partial, target)
-    finally:
-        if os.path.exists(partial):
-            os.remove(partial)
-
-
 def save_weights(state: dict, target: Path, steps: int, what: str) -> None:
     """fp16 safetensors with the number of training steps behind them in the metadata."""
     from safetensors.torch import save_file
     half = {k: v.detach().to(torch.float16).contiguous() for k, v in state.items()}
-    atomic_save(lambda p: save_file(half, p, metadata={"trained_steps": str(steps), "what": what}), target)
+    atomic_write(lambda p: save_file(half, p, metadata={"trained_steps": str(steps), "what": what}), target)
 
 
 def trained_steps(path: Path) -> int:
@@ -87,7 +73,7 @@ class Run:
     def save(self, what: str) -> None:
         state = {"model": self.model.state_dict(), "ema": self.ema.state_dict(),
                  "optimizer": self.optimizer.state_dict(), "step": self.step}
-        atomic_save(lambda p: torch.save(state, p), self.state_path)
+        atomic_write(lambda p: torch.save(state, p), self.state_path)
         save_weights(self.ema.state_dict(), self.weights_path, self.step, what)
 
 

@@ -27,15 +27,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import shutil
 import sys
-import tempfile
 from pathlib import Path
 
-from . import host
-
 import torch
+
+from . import host
+from .sd_checkpoint import cached_checkpoint, place_file, sd15_state_dict
 
 DEFAULT_SEED = 0
 DEFAULT_MODEL_NAME = "magicmix-test-sd15.safetensors"
@@ -57,10 +55,6 @@ SD_VAE_DDCONFIG = {
     "ch_mult": [1, 2, 4, 4], "num_res_blocks": 2, "attn_resolutions": [], "dropout": 0.0,
 }
 SD_VAE_EMBED_DIM = 4
-
-UNET_PREFIX = "model.diffusion_model."
-CLIP_PREFIX = "cond_stage_model.transformer."
-VAE_PREFIX = "first_stage_model."
 
 
 def checkpoint_file_name(seed: int = DEFAULT_SEED) -> str:
@@ -88,10 +82,6 @@ def initialise_weights(module: torch.nn.Module, generator: torch.Generator) -> N
                     parameter.zero_()
 
 
-def _prefixed(prefix: str, state_dict: dict) -> dict:
-    return {prefix + key: tensor.to(torch.float16).contiguous() for key, tensor in state_dict.items()}
-
-
 def build_state_dict(seed: int = DEFAULT_SEED) -> dict:
     """The full checkpoint state dict, fp16, in SD1.5 key layout."""
     host.prepare_comfy_imports()
@@ -103,81 +93,41 @@ def build_state_dict(seed: int = DEFAULT_SEED) -> dict:
 
     generator = torch.Generator().manual_seed(seed)
     operations = comfy.ops.disable_weight_init  # plain layers; every weight is set below
-    state_dict = {}
 
-    unet = comfy.ldm.modules.diffusionmodules.openaimodel.UNetModel(
-        **SD15_ONE_LEVEL_UNET, dtype=torch.float32, device="cpu", operations=operations)
-    initialise_weights(unet, generator)
-    state_dict.update(_prefixed(UNET_PREFIX, unet.state_dict()))
-    del unet
+    def initialised(module: torch.nn.Module) -> torch.nn.Module:
+        initialise_weights(module, generator)
+        return module
 
-    with open(Path(comfy.sd1_clip.__file__).with_name("sd1_clip_config.json")) as f:
-        clip_config = json.load(f)
-    text_encoder = comfy.clip_model.CLIPTextModel(clip_config, dtype=torch.float32, device="cpu", operations=operations)
-    initialise_weights(text_encoder, generator)
-    clip_state = {key: value for key, value in text_encoder.state_dict().items() if key.startswith("text_model.")}
-    state_dict.update(_prefixed(CLIP_PREFIX, clip_state))
-    del text_encoder
+    def unet() -> dict:
+        return initialised(comfy.ldm.modules.diffusionmodules.openaimodel.UNetModel(
+            **SD15_ONE_LEVEL_UNET, dtype=torch.float32, device="cpu", operations=operations)).state_dict()
 
-    vae = comfy.ldm.models.autoencoder.AutoencoderKL(ddconfig=SD_VAE_DDCONFIG, embed_dim=SD_VAE_EMBED_DIM)
-    initialise_weights(vae, generator)
-    state_dict.update(_prefixed(VAE_PREFIX, vae.state_dict()))
-    del vae
-    return state_dict
+    def clip() -> dict:
+        with open(Path(comfy.sd1_clip.__file__).with_name("sd1_clip_config.json")) as f:
+            config = json.load(f)
+        text_encoder = initialised(comfy.clip_model.CLIPTextModel(config, dtype=torch.float32, device="cpu",
+                                                                  operations=operations))
+        return {key: value for key, value in text_encoder.state_dict().items() if key.startswith("text_model.")}
+
+    def vae() -> dict:
+        return initialised(comfy.ldm.models.autoencoder.AutoencoderKL(ddconfig=SD_VAE_DDCONFIG,
+                                                                      embed_dim=SD_VAE_EMBED_DIM)).state_dict()
+
+    return sd15_state_dict(unet, clip, vae)
 
 
 def ensure_checkpoint(seed: int = DEFAULT_SEED, directory: Path | None = None) -> Path:
     """Path of the cached checkpoint for ``seed``, generating it first if it is not there yet."""
     directory = Path(directory) if directory is not None else host.models_dir()
-    target = directory / checkpoint_file_name(seed)
-    if target.is_file():
-        return target
-    directory.mkdir(parents=True, exist_ok=True)
-    from safetensors.torch import save_file
-
-    state_dict = build_state_dict(seed)
-    # Written beside the target and renamed: a reader (another test session, an interrupted run)
-    # never sees a partial file under the final name.
-    fd, partial = tempfile.mkstemp(prefix=target.name + ".", suffix=".partial", dir=directory)
-    os.close(fd)
-    try:
-        # One metadata entry: safetensors writes several in hash order, which would make the bytes
-        # differ between runs of the same seed.
-        save_file(state_dict, partial, metadata={"magicmix_test_checkpoint": f"seed={seed} version={GENERATOR_VERSION}"})
-        os.chmod(partial, 0o666 & ~_current_umask())  # mkstemp made it owner-only
-        os.replace(partial, target)
-    finally:
-        if os.path.exists(partial):
-            os.remove(partial)
-    return target
-
-
-def _current_umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
+    # One metadata entry: safetensors writes several in hash order, which would make the bytes
+    # differ between runs of the same seed.
+    metadata = {"magicmix_test_checkpoint": f"seed={seed} version={GENERATOR_VERSION}"}
+    return cached_checkpoint(directory / checkpoint_file_name(seed), lambda: build_state_dict(seed), metadata)
 
 
 def place_checkpoint(out_dir: Path, name: str = DEFAULT_MODEL_NAME, seed: int = DEFAULT_SEED) -> Path:
-    """Put the cached checkpoint into ``out_dir`` under ``name`` (a hard link where possible, else a copy).
-
-    A real file, not a symlink: it keeps working if the cache is deleted later.
-    """
-    source = ensure_checkpoint(seed)
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    target = out_dir / name
-    if target.is_file() and os.path.samefile(target, source):
-        return target
-    partial = out_dir / f".{name}.partial"
-    if partial.exists():
-        partial.unlink()
-    try:
-        os.link(source, partial)
-    except OSError:  # another file system, or links not allowed
-        shutil.copyfile(source, partial)
-    os.replace(partial, target)
-    return target
+    """Put the cached checkpoint into ``out_dir`` under ``name`` (a hard link where possible, else a copy)."""
+    return place_file(ensure_checkpoint(seed), out_dir, name)
 
 
 def main(argv: list[str] | None = None) -> int:

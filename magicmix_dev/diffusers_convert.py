@@ -17,9 +17,7 @@ from pathlib import Path
 
 import torch
 
-UNET_PREFIX = "model.diffusion_model."
-CLIP_PREFIX = "cond_stage_model.transformer."
-VAE_PREFIX = "first_stage_model."
+from .sd_checkpoint import CLIP_PREFIX, VAE_PREFIX
 CONVERSION_VERSION = 2  # bump when what convert_checkpoint writes changes: older folders are rewritten
 SD1_SCALING_FACTOR = 0.18215
 SD1_SCHEDULE = {"num_train_timesteps": 1000, "beta_start": 0.00085, "beta_end": 0.012,

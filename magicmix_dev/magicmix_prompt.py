@@ -8,8 +8,6 @@ Used by tests/e2e/test_bad_input.py, test_cancel.py and test_soak.py:
 - :func:`cache_buster`: ComfyUI re-runs a node only when its inputs change; a test that must
   really run the samplers again gives ``layout_cfg`` a new value. ``layout_cfg`` is only read by
   text layout, so in this image-layout prompt it changes no pixel.
-- :func:`submit` / :func:`wait_until_done`: post a prompt as raw JSON (NaN and Infinity included,
-  which ``requests``' ``json=`` refuses to send) and wait for its history entry.
 - :func:`image_pixels` / :func:`file_sha256`: compare saved images by their decoded pixels and files by hash.
 - :class:`ServerEvents`: the server's websocket messages of one client id, collected on a thread.
 """
@@ -24,11 +22,11 @@ import uuid
 from pathlib import Path
 
 import numpy as np
-import requests
 import websocket
 from PIL import Image
 
-CHECKPOINT = "magicmix-test-sd15.safetensors"
+from .checkpoints import DEFAULT_MODEL_NAME as CHECKPOINT
+from .server import submit
 
 _cfg_offsets = itertools.count(1)
 
@@ -80,35 +78,6 @@ def magicmix_prompt(prefix: str, seed: int = 7, steps: int = 10, size: int = 64,
         prompt["layout"]["inputs"].update(layout_latent=["empty", 0], layout_positive=["layout_text", 0],
                                           layout_negative=["negative", 0])
     return prompt
-
-
-def submit(base_url: str, prompt: dict, client_id: str | None = None) -> requests.Response:
-    """POST /prompt with the body written by ``json.dumps`` as is (NaN -> ``NaN``, inf -> ``Infinity``).
-
-    A script or a hand-edited API file can send these literals; the server's JSON parser accepts them.
-    """
-    body = json.dumps({"prompt": prompt, "client_id": client_id or uuid.uuid4().hex})
-    return requests.post(f"{base_url}/prompt", data=body, headers={"Content-Type": "application/json"}, timeout=60)
-
-
-def wait_until_done(base_url: str, prompt_id: str, timeout_s: float = 300) -> dict:
-    """The prompt's /history entry once it finished (successfully or not)."""
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        entry = requests.get(f"{base_url}/history/{prompt_id}", timeout=30).json().get(prompt_id)
-        status = (entry or {}).get("status", {})
-        if status.get("completed") or status.get("status_str") == "error":
-            return entry
-        time.sleep(0.1)
-    raise TimeoutError(f"prompt {prompt_id} did not finish within {timeout_s} s")
-
-
-def execution_error(entry: dict) -> dict | None:
-    """The ``execution_error`` message data of a finished prompt's history entry, or None."""
-    for kind, data in entry.get("status", {}).get("messages", []):
-        if kind == "execution_error":
-            return data
-    return None
 
 
 def image_pixels(path: Path) -> np.ndarray:

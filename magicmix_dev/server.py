@@ -185,13 +185,44 @@ class ComfyServer:
         return base / image.get("subfolder", "") / image["filename"]
 
 
+def submit(base_url: str, prompt: dict, client_id: str | None = None) -> requests.Response:
+    """POST /prompt with the body written by ``json.dumps`` as is (NaN -> ``NaN``, inf -> ``Infinity``).
+
+    A script or a hand-edited API file can send these literals (``requests``' ``json=`` refuses to);
+    the server's JSON parser accepts them.
+    """
+    body = json.dumps({"prompt": prompt, "client_id": client_id or uuid.uuid4().hex})
+    return requests.post(f"{base_url}/prompt", data=body, headers={"Content-Type": "application/json"}, timeout=60)
+
+
+def wait_until_done(base_url: str, prompt_id: str, timeout_s: float = 300) -> dict:
+    """The prompt's /history entry once it finished (successfully or not); TimeoutError after ``timeout_s``."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        entry = requests.get(f"{base_url}/history/{prompt_id}", timeout=30).json().get(prompt_id)
+        status = (entry or {}).get("status", {})
+        if status.get("completed") or status.get("status_str") == "error":
+            return entry
+        time.sleep(0.1)
+    raise TimeoutError(f"prompt {prompt_id} did not finish within {timeout_s} s")
+
+
+def execution_error(entry: dict) -> dict | None:
+    """The ``execution_error`` message data of a finished prompt's history entry, or None."""
+    for kind, data in entry.get("status", {}).get("messages", []):
+        if kind == "execution_error":
+            return data
+    return None
+
+
 def run_prompt(base_url: str, prompt: dict, timeout_s: float = 300) -> dict:
     """POST /prompt, then poll /history/<id> until the prompt finished.
 
     Returns its ``outputs``. Raises PromptError with ComfyUI's own message when the prompt is
-    refused at validation (HTTP 400, ``node_errors``) or fails while executing (``execution_error``).
+    refused at validation (HTTP 400, ``node_errors``), fails while executing (``execution_error``)
+    or does not finish within ``timeout_s``.
     """
-    response = requests.post(f"{base_url}/prompt", json={"prompt": prompt, "client_id": uuid.uuid4().hex}, timeout=60)
+    response = submit(base_url, prompt)
     if response.status_code != 200:
         try:
             details = response.json()
@@ -199,17 +230,13 @@ def run_prompt(base_url: str, prompt: dict, timeout_s: float = 300) -> dict:
             details = response.text
         raise PromptError(f"ComfyUI refused the prompt (HTTP {response.status_code}): {_describe_refusal(details)}", details)
     prompt_id = response.json()["prompt_id"]
-
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        entry = requests.get(f"{base_url}/history/{prompt_id}", timeout=30).json().get(prompt_id)
-        status = (entry or {}).get("status", {})
-        if status.get("completed") or status.get("status_str") == "error":
-            if status.get("status_str") == "error":
-                raise PromptError(f"prompt {prompt_id} failed: {_describe_execution_error(status)}", status)
-            return entry.get("outputs", {})
-        time.sleep(0.2)
-    raise PromptError(f"prompt {prompt_id} did not finish within {timeout_s} s")
+    try:
+        entry = wait_until_done(base_url, prompt_id, timeout_s)
+    except TimeoutError as error:
+        raise PromptError(str(error)) from None
+    if entry["status"].get("status_str") == "error":
+        raise PromptError(f"prompt {prompt_id} failed: {_describe_execution_error(entry)}", entry["status"])
+    return entry.get("outputs", {})
 
 
 def _describe_refusal(details: object) -> str:
@@ -222,12 +249,12 @@ def _describe_refusal(details: object) -> str:
     return "; ".join(p for p in parts if p)
 
 
-def _describe_execution_error(status: dict) -> str:
-    for kind, data in status.get("messages", []):
-        if kind == "execution_error":
-            return (f"node {data.get('node_id')} ({data.get('node_type')}): {data.get('exception_type')}: "
-                    f"{data.get('exception_message')}\n{''.join(data.get('traceback') or [])}")
-    return json.dumps(status)[:2000]
+def _describe_execution_error(entry: dict) -> str:
+    data = execution_error(entry)
+    if data is None:
+        return json.dumps(entry["status"])[:2000]
+    return (f"node {data.get('node_id')} ({data.get('node_type')}): {data.get('exception_type')}: "
+            f"{data.get('exception_message')}\n{''.join(data.get('traceback') or [])}")
 
 
 def saved_images(outputs: dict) -> list[dict]:

@@ -31,7 +31,8 @@ from . import checkpoints
 # Small enough for a 2-core CPU, big enough to have every block type of the family.
 MODEL_CHANNELS = 32
 HEAD_CHANNELS = 16
-TOKENS = 77
+TOKENS = 77  # CLIP's context length
+SD15_CONTEXT = 768  # CLIP-L
 
 
 @dataclass
@@ -62,8 +63,8 @@ def initialise_weights(module: torch.nn.Module, seed: int) -> None:
     checkpoints.initialise_weights(module, torch.Generator().manual_seed(seed))
 
 
-def _unet_config(context_dim: int, use_linear_in_transformer: bool, adm_in_channels=None, in_channels: int = 4,
-                 out_channels: int = 4) -> dict:
+def one_level_unet_config(context_dim: int, use_linear_in_transformer: bool, adm_in_channels=None,
+                          in_channels: int = 4, out_channels: int = 4) -> dict:
     # One resolution level with one res block and one transformer block: ComfyUI reads depth,
     # channel_mult and num_res_blocks from here, so a single level is a complete UNet.
     config = {
@@ -79,7 +80,12 @@ def _unet_config(context_dim: int, use_linear_in_transformer: bool, adm_in_chann
     return config
 
 
-def _small_heads(model_config) -> None:
+def sd15_unet_config(in_channels: int = 4) -> dict:
+    """A one-level SD1.5 UNet: context 768 (CLIP-L), conv proj_in, no ADM."""
+    return one_level_unet_config(SD15_CONTEXT, use_linear_in_transformer=False, in_channels=in_channels)
+
+
+def small_heads(model_config) -> None:
     # supported_models configs overwrite num_heads/num_head_channels in __init__ with full-size
     # values (SD2/SDXL: 64-channel heads, more than the tiny UNet has).
     model_config.unet_config["num_heads"] = -1
@@ -93,7 +99,8 @@ def _patcher(base_model):
                                             offload_device=comfy.model_management.unet_offload_device())
 
 
-def _conditioning_maker(context_dim: int, extras: Callable[[torch.Generator], dict] = lambda g: {}):
+def conditioning_maker(context_dim: int, extras: Callable[[torch.Generator], dict] = lambda g: {}):
+    """seed -> a random CONDITIONING of ``TOKENS`` tokens of this width, with ``extras(generator)`` (drawn after)."""
     def make(seed: int) -> list:
         generator = torch.Generator().manual_seed(seed)
         return [[torch.randn((1, TOKENS, context_dim), generator=generator), extras(generator)]]
@@ -118,10 +125,10 @@ def tiny_sd15(seed: int = 0) -> TinyModel:
     """SD1.5: EPS, context 768 (CLIP-L), conv proj_in, no ADM."""
     import comfy.model_base
     import comfy.supported_models
-    config = comfy.supported_models.SD15(_unet_config(768, use_linear_in_transformer=False))
-    _small_heads(config)
+    config = comfy.supported_models.SD15(sd15_unet_config())
+    small_heads(config)
     base = comfy.model_base.BaseModel(config, model_type=comfy.model_base.ModelType.EPS)
-    return _finish("sd15_eps", base, seed, _conditioning_maker(768))
+    return _finish("sd15_eps", base, seed, conditioning_maker(SD15_CONTEXT))
 
 
 def tiny_sd15_inpaint(seed: int = 0) -> TinyModel:
@@ -132,12 +139,12 @@ def tiny_sd15_inpaint(seed: int = 0) -> TinyModel:
     """
     import comfy.model_base
     import comfy.supported_models
-    config = comfy.supported_models.SD15(_unet_config(768, use_linear_in_transformer=False, in_channels=9))
-    _small_heads(config)
+    config = comfy.supported_models.SD15(sd15_unet_config(in_channels=9))
+    small_heads(config)
     assert config.inpaint_model()
     base = comfy.model_base.BaseModel(config, model_type=comfy.model_base.ModelType.EPS)
     base.set_inpaint()
-    return _finish("sd15_inpaint", base, seed, _conditioning_maker(768))
+    return _finish("sd15_inpaint", base, seed, conditioning_maker(SD15_CONTEXT))
 
 
 def tiny_sd2_v(seed: int = 0) -> TinyModel:
@@ -147,14 +154,21 @@ def tiny_sd2_v(seed: int = 0) -> TinyModel:
     """
     import comfy.model_base
     import comfy.supported_models
-    config = comfy.supported_models.SD20(_unet_config(1024, use_linear_in_transformer=True))
-    _small_heads(config)
+    config = comfy.supported_models.SD20(one_level_unet_config(1024, use_linear_in_transformer=True))
+    small_heads(config)
     base = comfy.model_base.BaseModel(config, model_type=comfy.model_base.ModelType.V_PREDICTION)
-    return _finish("sd2_v", base, seed, _conditioning_maker(1024))
+    return _finish("sd2_v", base, seed, conditioning_maker(1024))
 
 
+SDXL_CONTEXT = 2048  # CLIP-L 768 + CLIP-G 1280
 SDXL_POOLED = 1280  # CLIP-G pooled output
-SDXL_ADM = SDXL_POOLED + 6 * 256  # pooled + 6 size conds (height, width, crop_h, crop_w, target_h, target_w) embedded to 256 each
+# pooled + 6 size conds (height, width, crop_h, crop_w, target_h, target_w) embedded to 256 each
+SDXL_ADM = SDXL_POOLED + 6 * 256
+
+
+def sdxl_unet_config() -> dict:
+    """A one-level SDXL UNet: context 2048, linear proj_in, the ADM input of pooled output and size conds."""
+    return one_level_unet_config(SDXL_CONTEXT, use_linear_in_transformer=True, adm_in_channels=SDXL_ADM)
 
 
 def sdxl_size_conds(height_px: int, width_px: int) -> dict:
@@ -167,15 +181,15 @@ def tiny_sdxl(seed: int = 0, height_px: int = 64, width_px: int = 64) -> TinyMod
     """SDXL: EPS, context 2048 (CLIP-L + CLIP-G), ADM 2816 = pooled 1280 + size conds."""
     import comfy.model_base
     import comfy.supported_models
-    config = comfy.supported_models.SDXL(_unet_config(2048, use_linear_in_transformer=True, adm_in_channels=SDXL_ADM))
-    _small_heads(config)
+    config = comfy.supported_models.SDXL(sdxl_unet_config())
+    small_heads(config)
     base = comfy.model_base.SDXL(config, model_type=comfy.model_base.ModelType.EPS)
 
     def extras(generator):
         return {"pooled_output": torch.randn((1, SDXL_POOLED), generator=generator),
                 **sdxl_size_conds(height_px, width_px)}
 
-    return _finish("sdxl_eps", base, seed, _conditioning_maker(2048, extras))
+    return _finish("sdxl_eps", base, seed, conditioning_maker(SDXL_CONTEXT, extras))
 
 
 SD3_CONTEXT = 4096  # T5-XXL width (CLIP-L/G features are padded to it)
@@ -202,7 +216,7 @@ def tiny_sd3(seed: int = 0) -> TinyModel:
     def extras(generator):
         return {"pooled_output": torch.randn((1, SD3_POOLED), generator=generator)}
 
-    return _finish("sd3_flow", base, seed, _conditioning_maker(SD3_CONTEXT, extras))
+    return _finish("sd3_flow", base, seed, conditioning_maker(SD3_CONTEXT, extras))
 
 
 TINY_MODEL_FAMILIES: dict[str, Callable[..., TinyModel]] = {

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from magicmix_dev import host
+from magicmix_dev import checkpoints, host
 
 TESTS_DIR = Path(__file__).resolve().parent
 LAYERS = ("unit", "comfy", "e2e", "browser")
@@ -133,7 +133,6 @@ def _failed_since(request, failed_before: set, fixture_name: str) -> list[str]:
 @pytest.fixture(scope="session")
 def sd15_checkpoint() -> Path:
     """The seeded random-weight SD1.5 checkpoint (generated once, then cached under $MAGICMIX_CACHE/models)."""
-    from magicmix_dev import checkpoints
     return checkpoints.ensure_checkpoint()
 
 
@@ -202,7 +201,7 @@ def demo_model(comfy_host, demo_checkpoint):
 
 # --- the real server ----------------------------------------------------------------------------
 
-DEFAULT_CHECKPOINT_NAME = "magicmix-test-sd15.safetensors"  # == magicmix_dev.checkpoints.DEFAULT_MODEL_NAME
+DEFAULT_CHECKPOINT_NAME = checkpoints.DEFAULT_MODEL_NAME
 
 
 @pytest.fixture(scope="session")

@@ -123,7 +123,7 @@ def use_gpu(device: str) -> bool:
     return bool(cuda_runtime) and Path("/proc/driver/nvidia/version").is_file()
 
 
-def main(argv: list[str] | None = None) -> int:
+def argument_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("workflow", nargs="?", type=Path, default=DEFAULT_WORKFLOW,
                         help="UI-format workflow file (default: %(default)s)")
@@ -139,82 +139,115 @@ def main(argv: list[str] | None = None) -> int:
                         help="where ComfyUI runs the model (auto: the GPU when an NVIDIA driver is loaded)")
     parser.add_argument("--out", type=Path, default=REPO / "output", help="where the PNGs are copied (default: %(default)s)")
     parser.add_argument("--timeout", type=float, default=3600, help="seconds to wait for the workflow (default: %(default)s)")
-    args = parser.parse_args(argv)
+    return parser
 
-    workflow = json.loads(args.workflow.read_text())
-    use_demo = args.checkpoint is None and not args.test_checkpoint
+
+def choose_checkpoint(args: argparse.Namespace, parser: argparse.ArgumentParser) -> tuple[Path, str, bool]:
+    """(file, name in the server's models folder, whether it is the demo-world model) for the arguments.
+
+    The test checkpoint also sets the CPU-sized --size / --steps the user left out."""
     if args.checkpoint is not None:
         checkpoint = args.checkpoint.expanduser().resolve()
         if not checkpoint.is_file():
             parser.error(f"checkpoint {checkpoint} is not a file")
-        checkpoint_name = checkpoint.name
         log(f"checkpoint: {checkpoint}")
-    elif use_demo:
+        return checkpoint, checkpoint.name, False
+    started = time.monotonic()
+    if not args.test_checkpoint:
         from demo_world import checkpoint as demo_checkpoint
-        started = time.monotonic()
         checkpoint = demo_checkpoint.ensure_checkpoint()
-        checkpoint_name = demo_checkpoint.MODEL_NAME
         log(f"checkpoint: the demo-world model {checkpoint} ({time.monotonic() - started:.0f} s), our small model "
             f"trained on a procedural world (docs/demo_world.md), not Stable Diffusion")
-    else:
-        started = time.monotonic()
-        checkpoint = checkpoints.ensure_checkpoint()
-        checkpoint_name = checkpoints.DEFAULT_MODEL_NAME
-        log(f"checkpoint: built-in random-weight SD1.5 test checkpoint {checkpoint} "
-            f"({time.monotonic() - started:.0f} s); its images are noise-like, the point is the pipeline")
-        if args.size is None or args.steps is None:
-            args.size = args.size or TEST_CHECKPOINT_SIZE
-            args.steps = args.steps or TEST_CHECKPOINT_STEPS
-            log(f"test checkpoint: CPU-sized run, {args.size}x{args.size} with {args.steps} steps instead of "
-                "the workflow's own (give --size / --steps to change)")
+        return checkpoint, demo_checkpoint.MODEL_NAME, True
+    checkpoint = checkpoints.ensure_checkpoint()
+    log(f"checkpoint: built-in random-weight SD1.5 test checkpoint {checkpoint} "
+        f"({time.monotonic() - started:.0f} s); its images are noise-like, the point is the pipeline")
+    if args.size is None or args.steps is None:
+        args.size = args.size or TEST_CHECKPOINT_SIZE
+        args.steps = args.steps or TEST_CHECKPOINT_STEPS
+        log(f"test checkpoint: CPU-sized run, {args.size}x{args.size} with {args.steps} steps instead of "
+            "the workflow's own (give --size / --steps to change)")
+    return checkpoint, checkpoints.DEFAULT_MODEL_NAME, False
 
-    gpu = use_gpu(args.device)
-    server = ComfyServer({checkpoint_name: checkpoint}, cpu=not gpu)
+
+def put_layout_images(server: ComfyServer, use_demo: bool) -> None:
+    """The shipped layouts (the workflows' LoadImage names), and the demo's own when it runs."""
     install_layouts(server.input_dir)
     if use_demo:
         demo.save_png(demo.layout_image(), server.input_dir / demo.LAYOUT_IMAGE_NAME)
         demo.save_png(demo.regional_layout_image(), server.input_dir / demo.REGIONAL_LAYOUT_IMAGE_NAME)
+
+
+def api_prompt(workflow: dict, server: ComfyServer, args: argparse.Namespace, checkpoint_name: str,
+               use_demo: bool) -> tuple[dict, list[str], bool]:
+    """The workflow in the API format with the overrides applied; its LoadImage ids; whether it is regional."""
+    prompt = ui_to_api(workflow, server.object_info())
+    loaders = [node_id for node_id, node in prompt.items() if node["class_type"] == "LoadImage"]
+    regional = any(uses_mask(prompt, node_id) for node_id in loaders)
+    if use_demo:  # the demo's layouts: one 64 px scene, or the regional two-scene canvas
+        args.size = args.size or (demo.SCENES_SIZE if regional else DEMO_SIZE)
+    changes = apply_overrides(prompt, checkpoint_name, args.size, args.steps)
+    if use_demo:
+        changes += apply_demo_world(prompt)
+    for change in changes:
+        log(f"set {change}")
+    return prompt, loaders, regional
+
+
+def run(server: ComfyServer, prompt: dict, workflow_path: Path, timeout_s: float) -> dict | None:
+    """The prompt's outputs, or None (logged with the server's log) when ComfyUI refused or failed it."""
+    log(f"running {workflow_path} ({len(prompt)} nodes)")
+    started = time.monotonic()
+    try:
+        outputs = server.run_prompt(prompt, timeout_s=timeout_s)
+    except PromptError as error:
+        log(f"{error}\n--- ComfyUI log (all of it: {server.log_path}) ---\n{server.log_tail()}")
+        return None
+    log(f"workflow finished in {time.monotonic() - started:.0f} s")
+    return outputs
+
+
+def copy_and_judge(server: ComfyServer, images: list[dict], out: Path, use_demo: bool, scored: bool,
+                   regional: bool) -> None:
+    """Copy the saved images into ``out`` and print their paths; the demo's image-layout ones get a verdict."""
+    out.mkdir(parents=True, exist_ok=True)
+    verdicts = []
+    for image in images:
+        target = out / image["filename"]
+        shutil.copyfile(server.output_file(image), target)
+        if use_demo and scored:
+            verdict = (demo.judge_regional if regional else demo.judge)(demo.load_png(target))
+            verdicts.append(verdict.is_mix)
+            log(f"{target.name}: {verdict.describe()}")
+        elif use_demo:
+            log(f"{target.name}: text layout, no layout image to score against (bench/QUALITY.md scores "
+                "text layout against the layout prompt's own image)")
+        print(target)
+    if verdicts:
+        log(f"{sum(verdicts)} of {len(verdicts)} images are {'a regional mix' if regional else 'a mix'}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argument_parser()
+    args = parser.parse_args(argv)
+    workflow = json.loads(args.workflow.read_text())
+    checkpoint, checkpoint_name, use_demo = choose_checkpoint(args, parser)
+    gpu = use_gpu(args.device)
+    server = ComfyServer({checkpoint_name: checkpoint}, cpu=not gpu)
+    put_layout_images(server, use_demo)
     log(f"starting ComfyUI {server.comfyui} on {'the GPU' if gpu else 'the CPU'} (log: {server.log_path})")
     started = time.monotonic()
     with server:
         log(f"server up at {server.url} after {time.monotonic() - started:.0f} s")
-        prompt = ui_to_api(workflow, server.object_info())
-        loaders = [node_id for node_id, node in prompt.items() if node["class_type"] == "LoadImage"]
-        regional = any(uses_mask(prompt, node_id) for node_id in loaders)
-        if use_demo:  # the demo's layouts: one 64 px scene, or the regional two-scene canvas
-            args.size = args.size or (demo.SCENES_SIZE if regional else DEMO_SIZE)
-        changes = apply_overrides(prompt, checkpoint_name, args.size, args.steps)
-        if use_demo:
-            changes += apply_demo_world(prompt)
-        for change in changes:
-            log(f"set {change}")
-        log(f"running {args.workflow} ({len(prompt)} nodes)")
-        started = time.monotonic()
-        try:
-            outputs = server.run_prompt(prompt, timeout_s=args.timeout)
-        except PromptError as error:
-            log(f"{error}\n--- ComfyUI log (all of it: {server.log_path}) ---\n{server.log_tail()}")
+        prompt, loaders, regional = api_prompt(workflow, server, args, checkpoint_name, use_demo)
+        outputs = run(server, prompt, args.workflow, args.timeout)
+        if outputs is None:
             return 1
-        log(f"workflow finished in {time.monotonic() - started:.0f} s")
         images = saved_images(outputs)
         if not images:
             log("the workflow saved no image")
             return 1
-        args.out.mkdir(parents=True, exist_ok=True)
-        verdicts = []
-        for image in images:
-            target = args.out / image["filename"]
-            shutil.copyfile(server.output_file(image), target)
-            if use_demo and loaders:
-                verdict = (demo.judge_regional if regional else demo.judge)(demo.load_png(target))
-                verdicts.append(verdict.is_mix)
-                log(f"{target.name}: {verdict.describe()}")
-            elif use_demo:
-                log(f"{target.name}: text layout, no layout image to score against (bench/QUALITY.md scores "
-                    "text layout against the layout prompt's own image)")
-            print(target)
-        if verdicts:
-            log(f"{sum(verdicts)} of {len(verdicts)} images are {'a regional mix' if regional else 'a mix'}")
+        copy_and_judge(server, images, args.out, use_demo, scored=bool(loaders), regional=regional)
     shutil.rmtree(server.workdir, ignore_errors=True)  # scratch folders, log included: the run succeeded
     return 0
 

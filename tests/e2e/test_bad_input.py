@@ -20,9 +20,8 @@ import numpy as np
 import pytest
 from safetensors.numpy import save_file
 
-from magicmix_dev.magicmix_prompt import (execution_error, image_pixels, magicmix_prompt, submit,
-                                     wait_until_done)
-from magicmix_dev.server import saved_images
+from magicmix_dev.magicmix_prompt import image_pixels, magicmix_prompt
+from magicmix_dev.server import execution_error, saved_images, submit, wait_until_done
 
 STEPS = 4  # k_min 0.3 / k_max 0.6 -> levels 1 and 2: one mix and one content step
 SD3_LATENT_FILE = "sd3_layout.latent"  # a 16-channel latent as an SD3 workflow's SaveLatent writes it

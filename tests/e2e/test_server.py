@@ -1,10 +1,10 @@
 """The real ComfyUI server, started by our tooling, serves the pack and runs a workflow on the generated checkpoint."""
 from PIL import Image
 
+from magicmix_dev.checkpoints import DEFAULT_MODEL_NAME as CHECKPOINT
 from magicmix_dev.server import saved_images
 
 PACK_NODES = ("MagicMixLayoutNoise", "MagicMixInterpolatedSampler", "MagicMixConditionalSampler")
-CHECKPOINT = "magicmix-test-sd15.safetensors"
 
 
 def test_object_info_lists_the_pack_nodes_and_the_generated_checkpoint(comfy_server):

@@ -41,6 +41,7 @@ import requests
 from PIL import Image
 
 from magicmix_core.levels import LevelRange
+from magicmix_dev.checkpoints import DEFAULT_MODEL_NAME as TEST_CHECKPOINT
 from magicmix_dev.server import PromptError, saved_images
 from magicmix_dev.workflow import ui_to_api
 
@@ -49,7 +50,6 @@ WORKFLOWS_DIR = PACK_DIR / "workflows"
 TIMES_FILE = PACK_DIR / "test-artifacts" / "workflow_times.json"
 WORKFLOW_NAMES = sorted(p.stem for p in WORKFLOWS_DIR.glob("*.json"))
 
-TEST_CHECKPOINT = "magicmix-test-sd15.safetensors"
 SHIPPED_CHECKPOINTS = {"v1-5-pruned-emaonly.safetensors", "sd_xl_base_1.0.safetensors"}
 SHIPPED_STEPS = 50
 TEST_SIZE = 64
