@@ -6,15 +6,16 @@ from .validation import MagicMixInputError
 
 
 def model_fingerprint(model) -> layout.ModelFingerprint:
-    """Sampling type, sigma range and latent channels of a MODEL (as patched, e.g. by ModelSampling* nodes)."""
+    """Sampling type, sigma range, latent channels and format of a MODEL (as patched, e.g. by ModelSampling* nodes)."""
     model_sampling = model.get_model_object("model_sampling")
     sampling_type = "EPS"
     for name in ("CONST", "V_PREDICTION", "EDM", "X0", "IMG_TO_IMG", "EPS"):
         if any(base.__name__ == name for base in type(model_sampling).__mro__):
             sampling_type = name
             break
+    latent_format = model.get_model_object("latent_format")
     return layout.ModelFingerprint(sampling_type, float(model_sampling.sigma_min), float(model_sampling.sigma_max),
-                                   int(model.get_model_object("latent_format").latent_channels))
+                                   int(latent_format.latent_channels), type(latent_format).__name__)
 
 
 def check_layout_fits(model, magicmix_layout: layout.MagicMixLayout) -> None:

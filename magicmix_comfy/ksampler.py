@@ -5,6 +5,7 @@ import comfy.samplers
 import torch
 
 from ..magicmix_core import levels, mixing
+from .guidance import warn_distilled_cfg
 from .phases import LayoutLatents
 from .stepping import seeing_run_schedule, stepwise_function, stop_if_cancelled
 from .validation import MagicMixInputError, check_sampler
@@ -29,6 +30,8 @@ class MagicMixKSampler(comfy.samplers.KSAMPLER):
         if latent_image is None or torch.count_nonzero(latent_image) == 0:
             raise MagicMixInputError("latent_image: the MagicMix sampler needs the layout image's latent "
                                      "(VAEEncode), not an empty latent")
+        if isinstance(model_wrap, comfy.samplers.CFGGuider):  # the GUIDER (BasicGuider's cfg stays 1)
+            warn_distilled_cfg(model_wrap.model_patcher, model_wrap.cfg)
         total = len(sigmas) - 1
         level_range = levels.LevelRange.from_fractions(self.k_min, self.k_max, total)
         if level_range.mix_count < 1:

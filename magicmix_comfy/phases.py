@@ -12,6 +12,7 @@ import latent_preview
 
 from ..magicmix_core import layout, levels, mixing
 from .fingerprint import check_layout_fits
+from .guidance import warn_distilled_cfg
 from .stepping import is_max_sigma, seeing_run_schedule, stepwise_function, stop_if_cancelled
 from .validation import MagicMixInputError, check_sampler
 
@@ -60,6 +61,7 @@ def sample_layout_phase(model, magicmix_layout: layout.MagicMixLayout, positive,
     """
     check_sampler(sampler)
     check_layout_fits(model, magicmix_layout)
+    warn_distilled_cfg(model, cfg, magicmix_layout)
     level_range = magicmix_layout.levels
     if len(nus) != level_range.mix_count:
         raise MagicMixInputError(f"nu: need {level_range.mix_count} values (one per mix), got {len(nus)}")
@@ -111,6 +113,7 @@ def sample_content_phase(model, magicmix_layout: layout.MagicMixLayout, samples:
     """
     check_sampler(sampler)
     check_layout_fits(model, magicmix_layout)
+    warn_distilled_cfg(model, cfg, magicmix_layout, repeat=False)  # the layout phase warned already
     if tuple(samples.shape) != magicmix_layout.latent_shape:
         raise MagicMixInputError(
             f"latent: shape {tuple(samples.shape)} does not match the layout's {magicmix_layout.latent_shape}; "

@@ -20,6 +20,9 @@ class ModelFingerprint:
     sigma_min: float
     sigma_max: float
     latent_channels: int
+    # ComfyUI's latent format class (its VAE's scale and shift, its axes): Qwen-Image's (Wan21) and
+    # Flux's have the same channels and, at their defaults, the same schedule. "" when unknown.
+    latent_format: str = ""
 
     def mismatch(self, other: ModelFingerprint) -> str | None:
         """A sentence saying how ``other`` differs, or None when the layout fits it."""
@@ -28,6 +31,9 @@ class ModelFingerprint:
         if self.latent_channels != other.latent_channels:
             return (f"the layout has {self.latent_channels}-channel latents, "
                     f"this model uses {other.latent_channels} channels")
+        if self.latent_format and other.latent_format and self.latent_format != other.latent_format:
+            return (f"the layout has {self.latent_format} latents, this model uses {other.latent_format} latents "
+                    f"(another VAE)")
         for name in ("sigma_min", "sigma_max"):
             a, b = getattr(self, name), getattr(other, name)
             if not math.isclose(a, b, rel_tol=1e-4, abs_tol=1e-6):

@@ -19,6 +19,7 @@ from pathlib import Path
 ALLOWED_MODULES = {
     "__future__", "math", "dataclasses", "typing", "functools", "itertools", "collections", "enum",
     "importlib",  # only importlib.util.find_spec("comfy_api") in __init__.py: see FORBIDDEN_CALLS
+    "logging",  # only logging.warning to ComfyUI's console (magicmix_comfy/guidance.py)
     "torch", "einops", "safetensors",  # the pack's runtime requirements
     "comfy", "comfy_api", "latent_preview", "node_helpers",  # the ComfyUI host
 }
