@@ -32,12 +32,17 @@ def latent_output(samples, layout) -> dict:
 
 
 def model_input():
-    return io.Model.Input("model", tooltip="The diffusion model (any SD1.x, SD2.x, SDXL, SD3 or newer checkpoint).")
+    return io.Model.Input("model", tooltip="The diffusion model: SD1.x, SD2.x, SDXL, SD3/3.5, Flux, Qwen-Image and the "
+                                           "other families ComfyUI loads (see docs/models.md).")
 
 
 def cfg_input(name="cfg", phase="this phase"):
     return io.Float.Input(name, default=defaults.CFG, min=0.0, max=MAX_CFG, step=0.1, round=0.01,
-                          tooltip=f"Classifier-free guidance scale for {phase}. The paper uses 7.5.")
+                          tooltip=f"Classifier-free guidance scale for {phase}. The paper uses 7.5 (SD). Use 1 on "
+                                  "guidance-distilled models (Flux dev with FluxGuidance, Flux schnell, Lightning-"
+                                  "type LoRAs): above 1 doubles the model calls and changes the picture. Models "
+                                  "trained with real guidance want theirs (Qwen-Image about 2.5, as ComfyUI's "
+                                  "template).")
 
 
 def sampler_name_input(name="sampler_name"):

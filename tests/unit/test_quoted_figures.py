@@ -1,11 +1,11 @@
 """Figures the docs quote from a results file are in that file.
 
 A block of a Markdown page (a paragraph, a list item, or a table together with the paragraph just
-above it, its caption) that names bench/QUALITY.md, bench/RESULTS.md or bench/DIFFUSERS_PARITY.md
-quotes its figures from there: every number in it with three or more decimals, or written as a power
-of ten with a mantissa (1.2e-6), must appear in the named file as written. A quoted figure that goes
-stale when the bench is re-run fails here; so a page quoting the bench names it. (A bare power of ten,
-1e-5, is a bound, not a figure.)
+above it, its caption) that names bench/QUALITY.md, bench/RESULTS.md, bench/DIFFUSERS_PARITY.md or
+bench/NOISE_LEVELS.md quotes its figures from there: every number in it with three or more decimals,
+or written as a power of ten with a mantissa (1.2e-6), must appear in the named file as written. A
+quoted figure that goes stale when the bench is re-run fails here; so a page quoting the bench names
+it. (A bare power of ten, 1e-5, is a bound, not a figure.)
 """
 from __future__ import annotations
 
@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 
 PACK_DIR = Path(__file__).resolve().parents[2]
-RESULTS_FILES = ("bench/QUALITY.md", "bench/RESULTS.md", "bench/DIFFUSERS_PARITY.md")
+RESULTS_FILES = ("bench/QUALITY.md", "bench/RESULTS.md", "bench/DIFFUSERS_PARITY.md",
+                 "bench/NOISE_LEVELS.md")
 PAGES = [PACK_DIR / "README.md", *sorted((PACK_DIR / "docs").glob("*.md")), *sorted((PACK_DIR / "web" / "docs").glob("*.md"))]
 # three or more decimals (0.458, 0.0042), or a measured power of ten (1.2e-6)
 FIGURE = re.compile(r"(?<![\w.])(?:\d+\.\d{3,}(?![\d])|\d+\.\d+e-\d+)")
