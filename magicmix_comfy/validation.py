@@ -86,9 +86,11 @@ def check_sampler(sampler) -> None:
 def layout_noise_mask(latent: dict, mask: torch.Tensor | None = None) -> torch.Tensor | None:
     """The denoise mask of a regional run: ``mask`` (a MASK) when given, else the LATENT's ``noise_mask``.
 
-    Returned as SetLatentNoiseMask stores it (B x 1 x H x W, at any resolution): ComfyUI's sampler
-    resizes it to the latent and repeats it over the batch (``comfy.sampler_helpers.prepare_mask``),
-    at every noise level alike. None when neither is given (the whole image is mixed).
+    Returned as SetLatentNoiseMask stores it (B x 1 x H x W, at any resolution), or as it is when
+    5-D (B x 1 x frames x H x W, as video latent nodes such as Wan22ImageToVideoLatent write it):
+    ComfyUI's sampler resizes it to the latent and repeats it over the batch
+    (``comfy.sampler_helpers.prepare_mask``), at every noise level alike. None when neither is given
+    (the whole image is mixed).
     """
     name = "mask"
     if mask is None:
@@ -98,7 +100,11 @@ def layout_noise_mask(latent: dict, mask: torch.Tensor | None = None) -> torch.T
     if not isinstance(mask, torch.Tensor) or mask.ndim < 2 or mask.numel() == 0:
         raise MagicMixInputError(f"{name}: need a MASK (H x W or B x H x W values in 0..1), got "
                                  f"{getattr(mask, 'shape', type(mask).__name__)}")
-    mask = mask.reshape((-1, 1, mask.shape[-2], mask.shape[-1])).to(torch.float32)
+    if mask.ndim != 5:
+        mask = mask.reshape((-1, 1, mask.shape[-2], mask.shape[-1]))
+    # A 5-D mask stays as it is: flattened, its batch items would be read as frames of one video
+    # (comfy.utils.reshape_mask reads a 4-D mask's batch as frames on a video latent).
+    mask = mask.to(torch.float32)
     if not torch.isfinite(mask).all():
         raise MagicMixInputError(f"{name}: the mask contains NaN or infinite values")
     low, high = float(mask.min()), float(mask.max())
