@@ -145,7 +145,8 @@ def demo_world_runs(nodes, demo_model, target) -> dict:
                     k_max=K_MAX, nu=NU, num_inference_steps=STEPS, guidance_scale=CFG, seed=SEED, output_type="pil")
     pixels = torch.from_numpy(np.asarray(ours.images[0])).float() / 255
     return dict(encoded=relative_difference(raw * SCALE, encoded),
-                latents=relative_difference(comfy, ours.latents / SCALE), pixels=float((comfy_image - pixels).abs().max()))
+                latents=relative_difference(comfy, ours.latents / SCALE),
+                pixels=float((comfy_image - pixels).abs().max()))
 
 
 # --- the command -----------------------------------------------------------------------------------

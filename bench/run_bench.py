@@ -87,7 +87,7 @@ class Settings:
     def k_min_level(self) -> int:
         return self.level(self.k_min)
 
-    def with_(self, **changes) -> "Settings":
+    def with_(self, **changes) -> Settings:
         return Settings(**{**asdict(self), **changes})
 
 
@@ -458,7 +458,8 @@ def alternate(contenders: dict, rounds: int, warmup: int, log, warm_with_baselin
             if round_index >= warmup:
                 kept[name].append(measurement)
             log(f"  round {round_index}{' (warm-up)' if round_index < warmup else ''} {name}: "
-                f"{measurement.seconds:.3f} s ({measurement.outside_unet_seconds:.3f} s outside the UNet), peak {measurement.peak_bytes / 2**20:.1f} MiB, "
+                f"{measurement.seconds:.3f} s ({measurement.outside_unet_seconds:.3f} s outside the UNet), "
+                f"peak {measurement.peak_bytes / 2**20:.1f} MiB, "
                 f"{len(measurement.rows)} evaluations")
     return kept
 
@@ -743,7 +744,8 @@ def _render_overhead(r: dict, cpu: bool) -> list[str]:
     for o in r["overhead"]:
         adjusted = o["unet_adjusted_ratio"]
         lines.append(f"| {o['name']} | {o['median_seconds']:.3f} | {o['baseline']} "
-                     f"| {o['baseline_median_seconds']:.3f} | {o['ratio']:.3f} | {', '.join(f'{x:.3f}' for x in o['ratios'])} "
+                     f"| {o['baseline_median_seconds']:.3f} | {o['ratio']:.3f} "
+                     f"| {', '.join(f'{x:.3f}' for x in o['ratios'])} "
                      f"| {o['outside_unet_seconds']:.3f} / {o['baseline_outside_unet_seconds']:.3f} "
                      f"| {o['extra_outside_unet_seconds'] * 1000:+.1f} "
                      f"| {f'{adjusted:.4f}' if cpu else 'n/a'} | <= {OVERHEAD_TARGET} "

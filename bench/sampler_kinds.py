@@ -142,7 +142,8 @@ def measure_sampler_kinds(bench, base, rounds: int, null_rounds: int, log, compa
             "ratio": summary["ratio"], "ratios": summary["ratios"],
             "unet_adjusted_ratio": summary["unet_adjusted_ratio"],
             "median_seconds": summary["median_seconds"], "baseline_median_seconds": summary["baseline_median_seconds"],
-            "unet_ms_per_call": 1000 * statistics.median(m.unet_seconds / max(1, len(m.rows)) for m in real["MagicMix"]),
+            "unet_ms_per_call": 1000 * statistics.median(m.unet_seconds / max(1, len(m.rows))
+                                                         for m in real["MagicMix"]),
             "outside_ms_per_step": mine_ms, "baseline_outside_ms_per_step": base_ms,
             "extra_outside_ms_per_step": mine_ms - base_ms,
             "outside_seconds": outside["MagicMix"], "baseline_outside_seconds": outside["KSamplerAdvanced"],

@@ -86,7 +86,8 @@ def place_checkpoint(out_dir: Path, name: str = MODEL_NAME) -> Path:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--out", type=Path, help="also copy the checkpoint into this folder (ComfyUI/models/checkpoints)")
+    parser.add_argument("--out", type=Path,
+                        help="also copy the checkpoint into this folder (ComfyUI/models/checkpoints)")
     parser.add_argument("--name", default=MODEL_NAME, help="file name in --out (default %(default)s)")
     args = parser.parse_args(argv)
     print(place_checkpoint(args.out, args.name) if args.out else ensure_checkpoint())

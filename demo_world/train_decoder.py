@@ -23,7 +23,8 @@ SEED = 2
 def make_batch(step: int, batch: int, seed: int = SEED):
     from . import latent
     rng = np.random.default_rng(training.step_seed(seed, step))
-    images = torch.from_numpy(np.stack([world.render(world.random_scene(rng)) for _ in range(batch)])).permute(0, 3, 1, 2)
+    rendered = np.stack([world.render(world.random_scene(rng)) for _ in range(batch)])
+    images = torch.from_numpy(rendered).permute(0, 3, 1, 2)
     noise = torch.from_numpy(rng.standard_normal((batch, 4, 8, 8)).astype(np.float32)) * LATENT_NOISE
     return latent.analytic_latent(images) + noise, images
 

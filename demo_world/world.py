@@ -84,7 +84,7 @@ def all_prompts() -> list[str]:
     return full + [p for p in partial if p not in full]
 
 
-def caption(scene: "Scene", rng: np.random.Generator, omit: float = 0.5) -> str:
+def caption(scene: Scene, rng: np.random.Generator, omit: float = 0.5) -> str:
     """The scene's prompt with each attribute left out with probability ``omit``."""
     keep = rng.random(3) >= omit
     return prompt_for(scene.shape if keep[0] else None, scene.colour if keep[1] else None,

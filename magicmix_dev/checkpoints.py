@@ -132,7 +132,8 @@ def place_checkpoint(out_dir: Path, name: str = DEFAULT_MODEL_NAME, seed: int = 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--out", type=Path, help="also place the checkpoint in this folder (e.g. ComfyUI's models/checkpoints)")
+    parser.add_argument("--out", type=Path,
+                        help="also place the checkpoint in this folder (e.g. ComfyUI's models/checkpoints)")
     parser.add_argument("--name", default=DEFAULT_MODEL_NAME, help="file name to use in --out (default %(default)s)")
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
     args = parser.parse_args(argv)

@@ -12,7 +12,7 @@ Euler steps in sampler space: at each layout level k (K_max .. K_min + 1, noisie
 """
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 

@@ -106,7 +106,7 @@ def taesd_as_autoencoder_tiny(state: dict):
     shift = float(state["vae_shift"])
     if shift != 0.0:
         raise ValueError(f"vae_shift {shift}: only an unshifted TAESD maps onto AutoencoderTiny here")
-    vae = AutoencoderTiny(latent_channels=state["taesd_encoder.%d.weight" % _last_conv(state)].shape[0],
+    vae = AutoencoderTiny(latent_channels=state[f"taesd_encoder.{_last_conv(state)}.weight"].shape[0],
                           scaling_factor=1.0)
     converted = {}
     for key, value in state.items():

@@ -49,10 +49,12 @@ def magicmix_prompt(prefix: str, seed: int = 7, steps: int = 10, size: int = 64,
     layout_latent = ["encode", 0]
     prompt = {
         "ckpt": {"class_type": "CheckpointLoaderSimple", "inputs": {"ckpt_name": CHECKPOINT}},
-        "positive": {"class_type": "CLIPTextEncode", "inputs": {"text": "a photo of a coffee machine", "clip": ["ckpt", 1]}},
+        "positive": {"class_type": "CLIPTextEncode",
+                     "inputs": {"text": "a photo of a coffee machine", "clip": ["ckpt", 1]}},
         "negative": {"class_type": "CLIPTextEncode", "inputs": {"text": "blurry", "clip": ["ckpt", 1]}},
         # A flat orange square: a non-zero layout latent without any file in the input folder.
-        "image": {"class_type": "EmptyImage", "inputs": {"width": size, "height": size, "batch_size": 1, "color": 0xE08030}},
+        "image": {"class_type": "EmptyImage",
+                  "inputs": {"width": size, "height": size, "batch_size": 1, "color": 0xE08030}},
         "encode": {"class_type": "VAEEncode", "inputs": {"pixels": ["image", 0], "vae": ["ckpt", 2]}},
         "layout": {"class_type": "MagicMixLayoutNoise", "inputs": {
             "model": ["ckpt", 0], "layout_latent": layout_latent, "seed": seed, "steps": steps,
@@ -153,7 +155,7 @@ class ServerEvents:
         self._socket.close()
         self._thread.join(timeout=5)
 
-    def __enter__(self) -> "ServerEvents":
+    def __enter__(self) -> ServerEvents:
         return self
 
     def __exit__(self, *exc) -> None:

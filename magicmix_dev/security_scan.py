@@ -54,7 +54,8 @@ def scan_source(source: str, filename: str = "<snippet>") -> list[str]:
                 problems.append(f"{where}: calls {name}()")
             if name == "getattr" and len(node.args) >= 2 and _names_builtins(node.args[0]):
                 problems.append(f"{where}: getattr on builtins")
-        elif isinstance(node, ast.Attribute) and node.attr in {"__builtins__", "__globals__", "__code__", "__subclasses__"}:
+        elif isinstance(node, ast.Attribute) and node.attr in {"__builtins__", "__globals__", "__code__",
+                                                               "__subclasses__"}:
             problems.append(f"{where}: reaches {node.attr}")
     return problems
 
@@ -117,5 +118,6 @@ def nodesafe_scan(pack: Path) -> dict:
         [sys.executable, "-c", "from nodesafe.cli import main; main()", "scan", str(pack), "--format", "json",
          "--fail-on", "malicious", "--layers", "0,1,2,3,4,5"],
         capture_output=True, text=True, timeout=300)
-    assert result.returncode == 0, f"nodesafe: exit {result.returncode}\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
+    assert result.returncode == 0, \
+        f"nodesafe: exit {result.returncode}\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
     return json.loads(result.stdout)

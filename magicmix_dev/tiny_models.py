@@ -22,7 +22,7 @@ fixture) before a builder runs, not when this module is imported.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 

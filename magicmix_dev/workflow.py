@@ -89,7 +89,8 @@ def widget_values_by_name(node: dict, node_info: dict) -> dict[str, Any]:
         return {name: saved[name] for name, spec, _ in inputs if _is_widget(spec) and name in saved}
     saved = list(saved or [])
     values, position = {}, 0
-    has_upload_widget = any(required and _input_kind(spec) == "COMBO" and any(_options(spec).get(o) for o in MEDIA_UPLOAD_OPTIONS)
+    has_upload_widget = any(required and _input_kind(spec) == "COMBO"
+                            and any(_options(spec).get(o) for o in MEDIA_UPLOAD_OPTIONS)
                             for _, spec, required in inputs)
     upload_skipped = False
     for name, spec, required in inputs:
@@ -173,7 +174,8 @@ def ui_to_api(workflow: dict, object_info: dict) -> dict:
 
     nodes = {node["id"]: node for node in workflow.get("nodes", [])}
     virtual = NOTE_TYPES | {"Reroute", "PrimitiveNode"}
-    missing = {node["type"] for node in nodes.values() if node["type"] not in virtual and node["type"] not in object_info}
+    missing = {node["type"] for node in nodes.values()
+               if node["type"] not in virtual and node["type"] not in object_info}
     if missing:
         raise MissingNodeTypesError(missing)
 

@@ -39,7 +39,8 @@ CHROMIUM_ARGS = [
 def pytest_addoption(parser):
     parser.addoption(
         "--require-all-layers", action="store_true",
-        help="fail the run unless every layer (unit, comfy, e2e, browser) passed at least one test and nothing was skipped")
+        help="fail the run unless every layer (unit, comfy, e2e, browser) passed at least one test and nothing "
+             "was skipped")
 
 
 def _layer_of(path) -> str | None:
@@ -108,7 +109,8 @@ def _layer_problems(config) -> list[str]:
 
 
 def pytest_sessionfinish(session, exitstatus):
-    if session.config.getoption("--require-all-layers") and exitstatus == pytest.ExitCode.OK and _layer_problems(session.config):
+    if (session.config.getoption("--require-all-layers") and exitstatus == pytest.ExitCode.OK
+            and _layer_problems(session.config)):
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
@@ -138,7 +140,8 @@ def sd15_checkpoint() -> Path:
 
 @pytest.fixture(scope="session")
 def demo_checkpoint() -> Path:
-    """The demo-world model's checkpoint, assembled from demo_world/weights (cached under $MAGICMIX_CACHE/demo_world)."""
+    """The demo-world model's checkpoint, assembled from demo_world/weights (cached under
+    $MAGICMIX_CACHE/demo_world)."""
     from demo_world import checkpoint
     return checkpoint.ensure_checkpoint()
 

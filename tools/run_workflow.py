@@ -119,7 +119,8 @@ def use_gpu(device: str) -> bool:
     if device != "auto":
         return device == "gpu"
     from importlib import metadata
-    cuda_runtime = {dist.metadata["Name"] for dist in metadata.distributions()} & {"nvidia-cuda-runtime", "nvidia-cuda-runtime-cu12"}
+    installed = {dist.metadata["Name"] for dist in metadata.distributions()}
+    cuda_runtime = installed & {"nvidia-cuda-runtime", "nvidia-cuda-runtime-cu12"}
     return bool(cuda_runtime) and Path("/proc/driver/nvidia/version").is_file()
 
 
@@ -137,8 +138,10 @@ def argument_parser() -> argparse.ArgumentParser:
                                                   f"{TEST_CHECKPOINT_STEPS} with the built-in test checkpoint)")
     parser.add_argument("--device", choices=("auto", "cpu", "gpu"), default="auto",
                         help="where ComfyUI runs the model (auto: the GPU when an NVIDIA driver is loaded)")
-    parser.add_argument("--out", type=Path, default=REPO / "output", help="where the PNGs are copied (default: %(default)s)")
-    parser.add_argument("--timeout", type=float, default=3600, help="seconds to wait for the workflow (default: %(default)s)")
+    parser.add_argument("--out", type=Path, default=REPO / "output",
+                        help="where the PNGs are copied (default: %(default)s)")
+    parser.add_argument("--timeout", type=float, default=3600,
+                        help="seconds to wait for the workflow (default: %(default)s)")
     return parser
 
 

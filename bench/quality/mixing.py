@@ -26,6 +26,8 @@ for both, the pixels beyond the mask's band (demo.kept_pixels()) are compared wi
 the next pair's bottom right) in demo.first_scene_mask() (the first scene's quadrant), reads the first
 scene and whether the second kept its own pattern; ``region="scenes_read"`` is the unmasked run on the
 same canvas; the pixels beyond that mask's band (demo.beyond_first_scene_band()) are compared with it.
+``img2img`` with ``region="mask"`` or ``"scenes"`` is the regional baseline: KSamplerAdvanced from K_max
+with the same mask as the latent's noise_mask (what Set Latent Noise Mask gives it).
 All runs of a seed draw their noise as ComfyUI does: one randn over the batch of pairs from the seed.
 """
 from __future__ import annotations
@@ -83,12 +85,14 @@ class Method:
     # "scenes" / "scenes_read": on the two-scene canvas, in the first scene's quadrant / unmasked
 
     def label(self) -> str:
-        if self.region in SCENE_REGIONS:
-            where = "in the first scene's quadrant" if self.region == "scenes" else "no mask"
-            return f"MagicMix nu {self.nu}, k {self.k_min}/{self.k_max}, two scenes, {where}"
         if self.region:
+            what = (f"img2img from k_max {self.k_max}" if self.name == "img2img"
+                    else f"MagicMix nu {self.nu}, k {self.k_min}/{self.k_max}")
+            if self.region in SCENE_REGIONS:
+                where = "in the first scene's quadrant" if self.region == "scenes" else "no mask"
+                return f"{what}, two scenes, {where}"
             where = "in the mask (left half)" if self.region == "mask" else "no mask"
-            return f"MagicMix nu {self.nu}, k {self.k_min}/{self.k_max}, {where}, read in the left half"
+            return f"{what}, {where}, read in the left half"
         if self.name == "magicmix":
             extra = f", {self.sampler}" if self.sampler != SAMPLER else ""
             if self.nu_schedule != "constant":
@@ -102,7 +106,8 @@ class Method:
         if self.name == "off_by_one":
             return f"port: start off by one level, nu {self.nu}, k {self.k_min}/{self.k_max}"
         if self.name == "relative_kmin":
-            return f"port: k_min of the shortened run (k_min {self.k_min * self.k_max:.2f}), nu {self.nu}, k_max {self.k_max}"
+            return (f"port: k_min of the shortened run (k_min {self.k_min * self.k_max:.2f}), nu {self.nu}, "
+                    f"k_max {self.k_max}")
         if self.name == "img2img":
             return f"img2img from k_max {self.k_max}"
         return f"embedding average 0.5 (from k_max {self.k_max})"
@@ -133,7 +138,7 @@ class Batch:
             self.layout_masks = [scorers.foreground(im) for im in self.layout_images]
 
     @property
-    def scenes(self) -> "Scenes":
+    def scenes(self) -> Scenes:
         """The two-scene canvases (image layout), encoded when a row first needs them."""
         if self._scenes is None:
             from demo_world import demo as world_demo
@@ -168,7 +173,8 @@ class Batch:
                 SCHEDULER, method.k_min, method.k_max, method.nu, 1,
                 nu_end=method.nu_end, nu_schedule=method.nu_schedule, **extra).result[0]
         if method.name == "img2img":
-            return self.ksampler_advanced(self.content, self.latent, k_max_step, 10000, add_noise=True)
+            return self.ksampler_advanced(self.content, self._masked_latent(method.region), k_max_step, 10000,
+                                          add_noise=True)
         if method.name == "switch":
             start = 0 if text else k_max_step
             switch = STEPS - round(method.switch_at * STEPS)
@@ -184,6 +190,16 @@ class Batch:
         if method.name == "relative_kmin":
             return self.run(Method("magicmix", nu=method.nu, k_min=method.k_min * method.k_max, k_max=method.k_max))
         raise ValueError(method.name)
+
+    def _masked_latent(self, region: str) -> dict:
+        """The LATENT a baseline starts from: with a region, the canvas and its mask as the latent's noise_mask
+        (what Set Latent Noise Mask gives KSamplerAdvanced), the same mask the MagicMix row gets."""
+        if not region:
+            return self.latent
+        if region not in ("mask", "scenes"):
+            raise ValueError(f"a baseline runs in a mask or without one, not {region!r}")
+        latent, mask = (self.scenes.latent, self.scenes.mask) if region == "scenes" else (self.latent, self.region)
+        return {**latent, "noise_mask": mask.reshape((-1, 1, mask.shape[-2], mask.shape[-1]))}
 
     def _image_layout_inputs(self, method: Method):
         """What the test-side orders start from, as MagicMix Layout Noise makes it: the model, the layout's
@@ -342,7 +358,8 @@ def _score_outside(images: np.ndarray, layouts: np.ndarray, round_trips: np.ndar
         result.round_trip_errors.append(float(np.abs(round_trip - layout)[kept].mean()))
 
 
-def run_cells(demo, pairs: list[Pair], seeds: list[int], cells: list[tuple[str, Method]], progress=print) -> list[CellResult]:
+def run_cells(demo, pairs: list[Pair], seeds: list[int], cells: list[tuple[str, Method]],
+              progress=print) -> list[CellResult]:
     """Every (mode, method) cell over every seed; a seed's Batch is shared by its cells."""
     results = {cell: CellResult(cell[0], cell[1]) for cell in cells}
     for mode in (IMAGE, TEXT):

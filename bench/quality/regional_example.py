@@ -23,7 +23,8 @@ def main() -> int:
     demo, pairs, batch = M.example_batch(M.IMAGE)
     with torch.no_grad():
         half, unmasked, scenes, scenes_unmasked = (
-            demo.decode(batch.run(M.Method("magicmix", region=region))) for region in ("mask", "", "scenes", "scenes_read"))
+            demo.decode(batch.run(M.Method("magicmix", region=region)))
+            for region in ("mask", "", "scenes", "scenes_read"))
     shown = lightened(batch.layout_images, world_demo.region_mask())
     canvases = lightened(batch.scenes.images, world_demo.first_scene_mask())
     rows = [[shown[i], half[i], unmasked[i], canvases[i], scenes[i], scenes_unmasked[i]] for i in range(len(pairs))]

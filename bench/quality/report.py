@@ -50,7 +50,8 @@ def scenes_note(cells: list) -> str:
     for cell in cells:
         errors, kept = np.asarray(cell.outside_errors), np.asarray(cell.others_kept)
         low, high = wilson(int(kept.sum()), len(kept))
-        parts.append(f"{cell.method.label()}: mean |result - canvas| {errors.mean():.4f} (worst image {errors.max():.4f}), "
+        parts.append(f"{cell.method.label()}: mean |result - canvas| {errors.mean():.4f} "
+                     f"(worst image {errors.max():.4f}), "
                      f"second scene shows its own pattern {kept.mean():.3f} [{low:.3f}, {high:.3f}]")
     return ("A 128 px canvas of two scenes (16 x 16 latent cells): the pair's layout top left, the next pair's layout "
             "bottom right. The mask is the first scene's quadrant; the first scene is scored as any result. Pixels "
@@ -73,7 +74,8 @@ def picture_grid(rows: list[list[np.ndarray]], labels: list[str], path, scale: i
             draw.text((x + 2, 2 + 12 * i), line, fill=(0, 0, 0))
     for r, row in enumerate(rows):
         for c, image in enumerate(row):
-            tile = Image.fromarray(np.round(np.clip(image, 0, 1) * 255).astype(np.uint8)).resize((size, size), Image.NEAREST)
+            pixels = np.round(np.clip(image, 0, 1) * 255).astype(np.uint8)
+            tile = Image.fromarray(pixels).resize((size, size), Image.NEAREST)
             canvas.paste(tile, (gap + c * (size + gap), label_height + gap + r * (size + gap)))
     canvas.save(path)
 

@@ -87,7 +87,8 @@ def write(args, committed: dict, other: dict, steps: dict, seconds: float) -> No
         f"# The committed demo model and the {args.name} weights",
         "",
         "Written by `python -m bench.quality.reproduce` (its docstring has the training commands of the committed",
-        f"weights, one straight run from the seeds). The {args.name} weights: `{args.unet.name}`, `{args.decoder.name}`.",
+        f"weights, one straight run from the seeds). The {args.name} weights: `{args.unet.name}`, "
+        f"`{args.decoder.name}`.",
         "Everything else (the designed encoder, the seeded text encoder) is the same.",
         f"Machine: {platform.machine()}, {platform.python_version()}, torch {torch.__version__}; "
         f"run time {seconds / 60:.0f} min.",

@@ -22,7 +22,8 @@ def main() -> int:
     with torch.no_grad():
         results = [demo.decode(batch.run(m)) for m in columns]
     rows = [[batch.layout_images[i]] + [r[i] for r in results] for i in range(len(pairs))]
-    report.write_example(rows, ["layout prompt's\nown image", "MagicMix nu 0.75\nk 0.3/0.6", "MagicMix nu 0.75\nk 0.1/0.4"],
+    labels = ["layout prompt's\nown image", "MagicMix nu 0.75\nk 0.3/0.6", "MagicMix nu 0.75\nk 0.1/0.4"]
+    report.write_example(rows, labels,
                          pairs, OUT)
     return 0
 

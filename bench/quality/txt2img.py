@@ -77,7 +77,8 @@ def main(argv=None) -> int:
         result = run(model.load(unet_weights=args.unet), samples=args.samples)
     steps = training.trained_steps(args.unet or checkpoint.UNET_WEIGHTS)
     print(f"UNet after {steps} steps, {result.samples} samples: shape and pattern right {result.both:.3f}, all three "
-          f"{result.all_three:.3f} (shape {result.shape:.3f}, colour {result.colour:.3f}, pattern {result.pattern:.3f}), "
+          f"{result.all_three:.3f} (shape {result.shape:.3f}, colour {result.colour:.3f}, "
+          f"pattern {result.pattern:.3f}), "
           f"clean background {result.clean_background:.3f}")
     return 0
 

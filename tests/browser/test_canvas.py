@@ -74,7 +74,8 @@ def test_a_magicmix_node_is_added_from_the_node_search(comfy_page, pack_node_inf
     search.wait_for(state="visible", timeout=30_000)
     comfy_page.keyboard.type(pack_node_info["MagicMixLayoutNoise"]["display_name"])
     # The result list is filtered asynchronously; until then it shows the most used nodes.
-    expect(comfy_page.locator("li.p-autocomplete-option").first).to_contain_text("MagicMix Layout Noise", timeout=30_000)
+    first_option = comfy_page.locator("li.p-autocomplete-option").first
+    expect(first_option).to_contain_text("MagicMix Layout Noise", timeout=30_000)
     comfy_page.keyboard.press("Enter")
 
     comfy_page.wait_for_function("() => app.graph._nodes.length === 1", timeout=30_000)

@@ -72,7 +72,8 @@ def test_memory_is_measured_for_every_comparison(smoke_run):
     for device in results:
         for row in device["overhead"] + device["scaling"]:
             assert len(row["peak_bytes"]) == len(row["baseline_peak_bytes"]) == row["rounds"] >= 1
-            assert all(isinstance(value, int) and value >= 0 for value in row["peak_bytes"] + row["baseline_peak_bytes"])
+            peaks = row["peak_bytes"] + row["baseline_peak_bytes"]
+            assert all(isinstance(value, int) and value >= 0 for value in peaks)
 
 
 def test_magicmix_holds_no_more_tensor_memory_than_its_baseline(smoke_run):

@@ -61,7 +61,8 @@ def test_image_layout_agrees_across_hosts(image_layout_runs, record_property):
     comfy, ours, comfy_s, diffusers_s = image_layout_runs
     assert comfy.shape == ours.shape == (BATCH, 4, 8, 8)
     difference = relative_difference(comfy, ours)
-    record_property("image_layout", f"relative {difference:.2e}, ComfyUI {comfy_s:.2f} s, diffusers {diffusers_s:.2f} s")
+    record_property("image_layout",
+                    f"relative {difference:.2e}, ComfyUI {comfy_s:.2f} s, diffusers {diffusers_s:.2f} s")
     print(f"image layout: max |ComfyUI - diffusers| / max |latent| = {difference:.2e} "
           f"(max |latent| {float(comfy.abs().max()):.1f}); ComfyUI {comfy_s:.2f} s, diffusers {diffusers_s:.2f} s")
     assert difference <= RELATIVE_BOUND
@@ -100,7 +101,8 @@ def img2img(pipe, layout_latents, strength: float, **options):
     from magicmix_diffusers.pipeline import is_sdxl
     img2img = (StableDiffusionXLImg2ImgPipeline if is_sdxl(pipe) else StableDiffusionImg2ImgPipeline)(**pipe.components)
     generator = torch.Generator(device="cpu").manual_seed(SEED)  # randn over the batch: comfy_noise's numbers
-    return img2img(prompt=[CONTENT] * BATCH, negative_prompt=[NEGATIVE] * BATCH, image=layout_latents.repeat(BATCH, 1, 1, 1),
+    return img2img(prompt=[CONTENT] * BATCH, negative_prompt=[NEGATIVE] * BATCH,
+                   image=layout_latents.repeat(BATCH, 1, 1, 1),
                    strength=strength, num_inference_steps=STEPS, guidance_scale=CFG, generator=generator,
                    output_type="latent", **options).images
 

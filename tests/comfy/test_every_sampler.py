@@ -68,7 +68,8 @@ def run_chain(nodes_by_name, model, prompts, latent, mode, sampler_name="euler",
     mixed = nodes_by_name["MagicMixInterpolatedSampler"].execute(
         model, layout, prompts["content"], prompts["negative"], CFG, sampler_name, NU).result[0]["samples"]
     result = nodes_by_name["MagicMixConditionalSampler"].execute(
-        model, layout, {"samples": mixed}, prompts["content"], prompts["negative"], CFG, sampler_name).result[0]["samples"]
+        model, layout, {"samples": mixed}, prompts["content"], prompts["negative"], CFG,
+        sampler_name).result[0]["samples"]
     return layout, mixed, result
 
 

@@ -28,7 +28,8 @@ def nodes_by_name(comfy_host):
 def assert_matches(got, expected):
     difference = (got - expected).abs().max().item()
     bound = max(TOLERANCE, RELATIVE_TOLERANCE * expected.abs().max().item())
-    assert difference <= bound, f"max abs difference {difference:.3g} > {bound:.3g} (latent magnitude {expected.abs().max().item():.3g})"
+    assert difference <= bound, \
+        f"max abs difference {difference:.3g} > {bound:.3g} (latent magnitude {expected.abs().max().item():.3g})"
 
 
 def run_nodes(nodes_by_name, model, latent, positive, negative, seed, nu, sampler="euler", k_min=K_MIN, k_max=K_MAX,

@@ -55,7 +55,8 @@ def check_input(node_id: str, schema_input, quoted_range: str, quoted_default: s
         assert number(quoted_default) == schema_input.default, f"{where}: page says default {quoted_default}"
     elif kind == "COMBO":
         import comfy.samplers
-        named = {"ComfyUI's samplers": comfy.samplers.SAMPLER_NAMES, "ComfyUI's schedulers": comfy.samplers.SCHEDULER_NAMES}
+        named = {"ComfyUI's samplers": comfy.samplers.SAMPLER_NAMES,
+                 "ComfyUI's schedulers": comfy.samplers.SCHEDULER_NAMES}
         options = named.get(quoted_range) or [o.strip() for o in quoted_range.split(",")]
         assert list(options) == list(schema_input.options), f"{where}: page lists {quoted_range}"
         assert quoted_default == schema_input.default, f"{where}: page says default {quoted_default}"

@@ -15,7 +15,8 @@ K_MIN_LEVEL, K_MAX_LEVEL = 3, 9  # round-half-up of 0.25 * 12 and 0.75 * 12, wri
 CFG = 5.0
 SEED = 7
 NU = 0.6
-OUTSIDE_BOUND = 1e-5  # the final latent outside a binary mask is the layout's, up to float rounding (max abs difference)
+# the final latent outside a binary mask is the layout's, up to float rounding (max abs difference)
+OUTSIDE_BOUND = 1e-5
 LATENT_SIDE = 8
 PATH_AGREEMENT = 1e-4
 
@@ -47,7 +48,8 @@ def run(nodes, model, latent, positive, negative, sampler="euler", mask=None, se
     layout = nodes["MagicMixLayoutNoise"].execute(model, latent, seed, TOTAL_STEPS, "normal", k_min, K_MAX, 1, CFG,
                                                   sampler, mask=mask, **extra).result[0]
     mixed = nodes["MagicMixInterpolatedSampler"].execute(model, layout, positive, negative, CFG, sampler, nu).result[0]
-    final = nodes["MagicMixConditionalSampler"].execute(model, layout, mixed, positive, negative, CFG, sampler).result[0]
+    final = nodes["MagicMixConditionalSampler"].execute(model, layout, mixed, positive, negative, CFG,
+                                                        sampler).result[0]
     return layout, mixed, final
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 import pytest
@@ -147,13 +147,15 @@ CASES = [
     BadInput("nu_nan", set_input("mix", "nu", math.nan), "mix", MIX, ("nu must be a number within [0, 1], got nan",)),
     BadInput("k_max_nan_as_text", set_input("layout", "k_max", "nan"), "layout", LAYOUT,
              ("k_max must be a number within [0, 1], got nan",)),
-    BadInput("cfg_nan", set_input("mix", "cfg", math.nan), "mix", MIX, ("cfg must be a number within [0, 100], got nan",)),
+    BadInput("cfg_nan", set_input("mix", "cfg", math.nan), "mix", MIX,
+             ("cfg must be a number within [0, 100], got nan",)),
     BadInput("content_cfg_infinite", set_input("content", "cfg", math.inf), "content", CONTENT,
              ("cfg must be a number within [0, 100], got inf",)),
     BadInput("layout_cfg_nan", set_input("layout", "layout_cfg", math.nan), "layout", LAYOUT,
              ("layout_cfg must be a number within [0, 100], got nan",)),
     BadInput("seed_huge", set_input("layout", "seed", 2**70), "layout", LAYOUT, ("bigger than max", "seed")),
-    BadInput("batch_size_zero", set_input("layout", "batch_size", 0), "layout", LAYOUT, ("smaller than min", "batch_size")),
+    BadInput("batch_size_zero", set_input("layout", "batch_size", 0), "layout", LAYOUT,
+             ("smaller than min", "batch_size")),
     # missing inputs
     BadInput("k_min_missing", drop_input("layout", "k_min"), "layout", LAYOUT, ("Required input is missing", "k_min")),
     BadInput("layout_link_missing", drop_input("mix", "layout"), "mix", MIX, ("Required input is missing", "layout")),

@@ -19,7 +19,8 @@ def test_main_job_runs_the_shipped_workflow_on_the_demo_model(tmp_path, demo_che
     assert "the demo-world model" in result.stderr
     saved = sorted(tmp_path.glob("*.png"))
     assert len(saved) == demo.DEMO_BATCH and all(str(path) in result.stdout for path in saved)
-    verdicts = re.findall(r"silhouette IoU with the layout ([0-9.]+).*pattern (\w+).*-> (a MIX|NOT a mix)", result.stderr)
+    verdicts = re.findall(r"silhouette IoU with the layout ([0-9.]+).*pattern (\w+).*-> (a MIX|NOT a mix)",
+                          result.stderr)
     assert len(verdicts) == demo.DEMO_BATCH, result.stderr[-2000:]
     mixes = sum(verdict == "a MIX" for _, _, verdict in verdicts)
     assert f"{mixes} of {demo.DEMO_BATCH} images are a mix" in result.stderr
@@ -34,8 +35,8 @@ def test_the_regional_workflow_mixes_inside_its_mask_and_keeps_the_layout_outsid
     alpha, read back through LoadImage's MASK."""
     env = {k: v for k, v in __import__("os").environ.items() if k != "MAGICMIX_CHECKPOINT"}
     workflow = host.PACK_DIR / "workflows" / "magicmix_regional.json"
-    result = subprocess.run(["bash", str(host.PACK_DIR / "tools" / "run_main.sh"), str(workflow), "--out", str(tmp_path)],
-                            cwd=host.PACK_DIR, capture_output=True, text=True, timeout=900, env=env)
+    command = ["bash", str(host.PACK_DIR / "tools" / "run_main.sh"), str(workflow), "--out", str(tmp_path)]
+    result = subprocess.run(command, cwd=host.PACK_DIR, capture_output=True, text=True, timeout=900, env=env)
     assert result.returncode == 0, result.stderr[-4000:]
     assert "magicmix_demo_world_layout_region.png" in result.stderr, "the layout with its mask was not loaded"
     assert "ImageScale #3: 128x128" in result.stderr, "the two-scene canvas was scaled down"

@@ -67,7 +67,8 @@ def test_the_packages_are_installed_and_comfyui_is_not_there(clean_venv):
 def test_the_entry_point_runs_magicmix_there(clean_venv, tmp_path):
     # The tiny pipeline's builder (it imports no ComfyUI): a copy of the development package alone, so that
     # nothing else of the repo is importable there.
-    shutil.copytree(host.PACK_DIR / "magicmix_dev", tmp_path / "magicmix_dev", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(host.PACK_DIR / "magicmix_dev", tmp_path / "magicmix_dev",
+                    ignore=shutil.ignore_patterns("__pycache__"))
     done = run_in(clean_venv, f"""
         import sys
         sys.path.append({str(tmp_path)!r})
@@ -80,7 +81,8 @@ def test_the_entry_point_runs_magicmix_there(clean_venv, tmp_path):
                           batch_size=2, output_type="latent")
         again = magicmix(pipe, "a coffee machine", layout_latents=layout, num_inference_steps=10, seed=5,
                          batch_size=2, output_type="latent")
-        print(tuple(result.latents.shape), bool(result.latents.isfinite().all()), torch.equal(result.latents, again.latents))
+        print(tuple(result.latents.shape), bool(result.latents.isfinite().all()),
+              torch.equal(result.latents, again.latents))
         print("comfy" in sys.modules)
     """)
     assert done.returncode == 0, done.stderr[-3000:]

@@ -104,7 +104,8 @@ def test_the_unzipped_archive_runs_on_a_fresh_server(unzipped, sd15_checkpoint, 
                          extra_args=("--base-directory", str(base)))
     with server:
         info = server.object_info()
-        pack_nodes = sorted(n for n, d in info.items() if d.get("python_module") == f"custom_nodes.{host.PACK_FOLDER_NAME}")
+        pack_module = f"custom_nodes.{host.PACK_FOLDER_NAME}"
+        pack_nodes = sorted(n for n, d in info.items() if d.get("python_module") == pack_module)
         assert pack_nodes == sorted(["MagicMixLayoutNoise", "MagicMixInterpolatedSampler", "MagicMixConditionalSampler",
                                      "MagicMix", "MagicMixSampler"])
         page = requests.get(f"{server.url}/extensions/{host.PACK_FOLDER_NAME}/docs/MagicMix.md", timeout=30)

@@ -23,7 +23,8 @@ def world_sample():
 
 def test_prompts_name_any_subset_of_the_attributes_and_are_unique():
     prompts = world.all_prompts()
-    assert len(prompts) == len(set(prompts)) == (len(world.SHAPES) + 1) * (len(world.COLOURS) + 1) * (len(world.PATTERNS) + 1)
+    expected = (len(world.SHAPES) + 1) * (len(world.COLOURS) + 1) * (len(world.PATTERNS) + 1)
+    assert len(prompts) == len(set(prompts)) == expected
     assert prompts[:48] == world.full_prompts()
     assert world.prompt_for("circle", "red", "striped") == "a striped red circle"
     assert world.prompt_for(None, None, "checkered") == "a checkered shape"

@@ -17,7 +17,8 @@ import pytest
 PACK_DIR = Path(__file__).resolve().parents[2]
 RESULTS_FILES = ("bench/QUALITY.md", "bench/RESULTS.md", "bench/DIFFUSERS_PARITY.md",
                  "bench/NOISE_LEVELS.md")
-PAGES = [PACK_DIR / "README.md", *sorted((PACK_DIR / "docs").glob("*.md")), *sorted((PACK_DIR / "web" / "docs").glob("*.md"))]
+PAGES = [PACK_DIR / "README.md", *sorted((PACK_DIR / "docs").glob("*.md")),
+         *sorted((PACK_DIR / "web" / "docs").glob("*.md"))]
 # three or more decimals (0.458, 0.0042), or a measured power of ten (1.2e-6)
 FIGURE = re.compile(r"(?<![\w.])(?:\d+\.\d{3,}(?![\d])|\d+\.\d+e-\d+)")
 
