@@ -51,6 +51,33 @@ SDXL_CHECKPOINT = "sd_xl_base_1.0.safetensors"
 # can offer the file (huggingface.co and civitai.com URLs of .safetensors / .sft). Nothing here downloads.
 MODELS = json.loads((PACK_DIR / "tools" / "workflow_data" / "models.json").read_text(encoding="utf-8"))
 
+
+class ModelSetup(NamedTuple):
+    """What a canvas loads and the settings its model wants (docs/models.md says where they come from)."""
+    files: tuple  # one checkpoint, or the diffusion model, its text encoder(s) and its VAE (split files)
+    size: int = 512
+    clip_type: str = ""  # the text encoder loader's type, for split files
+    flux_guidance: float | None = None  # FluxGuidance on each positive prompt: a guidance-distilled model
+    aura_flow_shift: float | None = None  # ModelSamplingAuraFlow on the model, as ComfyUI's template has it
+    empty_latent: str = "EmptyLatentImage"  # the text layout's empty latent
+    steps: int = defaults.STEPS
+    k_min: float = defaults.K_MIN
+    k_max: float = defaults.K_MAX
+    cfg: float = defaults.CFG
+    scheduler: str = defaults.SCHEDULER
+
+
+SD15 = ModelSetup((SD15_CHECKPOINT,))
+SDXL = ModelSetup((SDXL_CHECKPOINT,), 1024)
+# Flux dev and Qwen-Image as ComfyUI's templates load and run them (flux_dev_full_text_to_image,
+# image_qwen_image: 20 steps, euler / simple); k_max / k_min land near SD1.5's noise at 0.6 / 0.3.
+FLUX_DEV = ModelSetup(("flux1-dev.safetensors", "clip_l.safetensors", "t5xxl_fp16.safetensors", "ae.safetensors"),
+                      1024, "flux", flux_guidance=3.5, empty_latent="EmptySD3LatentImage", steps=20, k_min=0.2,
+                      k_max=0.4, cfg=1, scheduler="simple")
+QWEN_IMAGE = ModelSetup(("qwen_image_fp8_e4m3fn.safetensors", "qwen_2.5_vl_7b_fp8_scaled.safetensors",
+                         "qwen_image_vae.safetensors"), 1328, "qwen_image", aura_flow_shift=3.1,
+                        empty_latent="EmptySD3LatentImage", steps=20, k_min=0.2, k_max=0.4, cfg=2.5, scheduler="simple")
+
 # Node interfaces: the snapshot of the server's /object_info, read by the frontend's rules
 
 WIDGET_TYPES = {"INT", "FLOAT", "STRING", "BOOLEAN", "COMBO"}
@@ -61,8 +88,15 @@ NODE_SIZES = {
     "ImageScale": (320, 130), "VAEEncode": (200, 46), "EmptyLatentImage": (320, 106), "VAEDecode": (200, 46),
     "SaveImage": (420, 470), "ImageStitch": (320, 150), "MagicMixLayoutNoise": (320, 330),
     "MagicMixInterpolatedSampler": (320, 234), "MagicMixConditionalSampler": (320, 182), "MarkdownNote": (400, 300),
+    "UNETLoader": (320, 82), "DualCLIPLoader": (320, 130), "CLIPLoader": (320, 106), "VAELoader": (320, 58),
+    "FluxGuidance": (320, 58), "ModelSamplingAuraFlow": (320, 58), "EmptySD3LatentImage": (320, 106),
 }
 FRONTEND_ONLY = {"MarkdownNote"}  # drawn by the frontend, unknown to the server
+# The loaders' widgets that name a model file: each is declared in the node's properties.models, and the
+# snapshot leaves out their choices (the machine's files).
+MODEL_FILE_WIDGETS = {"CheckpointLoaderSimple": ("ckpt_name",), "UNETLoader": ("unet_name",),
+                      "DualCLIPLoader": ("clip_name1", "clip_name2"), "CLIPLoader": ("clip_name",),
+                      "VAELoader": ("vae_name",)}
 
 
 @dataclass(frozen=True)
@@ -135,6 +169,13 @@ class Node:
         return self.pos[0], self.pos[1] - TITLE_HEIGHT, w, h + TITLE_HEIGHT
 
 
+class Sources(NamedTuple):
+    """Where MODEL, CLIP and VAE come from when separate loaders give them: (node, output) each."""
+    MODEL: tuple
+    CLIP: tuple
+    VAE: tuple
+
+
 def bounds(boxes: list[tuple]) -> tuple:
     """x0, y0, x1, y1 around (x, y, w, h) boxes."""
     return (min(b[0] for b in boxes), min(b[1] for b in boxes),
@@ -144,8 +185,9 @@ def bounds(boxes: list[tuple]) -> tuple:
 class Workflow:
     """A UI-format graph built node by node; ``to_json`` gives what the canvas would save."""
 
-    def __init__(self, name: str, checkpoint: str = SD15_CHECKPOINT, size: int = 512):
-        self.name, self.checkpoint, self.size = name, checkpoint, size  # the model it loads, the image size
+    def __init__(self, name: str, setup: ModelSetup = SD15):
+        self.name, self.setup = name, setup
+        self.checkpoint, self.size = setup.files[0], setup.size  # the (first) model file it loads, the image size
         self.nodes: list[Node] = []
         self.links: list[list] = []
         self.groups: list[dict] = []
@@ -159,7 +201,9 @@ class Workflow:
                                bgcolor))
         return self.nodes[-1]
 
-    def link(self, source: Node, output: str, target: Node, input_name: str) -> None:
+    def link(self, source: Node | Sources, output: str, target: Node, input_name: str) -> None:
+        if isinstance(source, Sources):
+            source, output = getattr(source, output)
         slot = [name for name, _ in source.definition.outputs].index(output)
         kind = source.definition.outputs[slot][1]
         if {name: kind for name, kind, _ in target.definition.sockets}.get(input_name) != kind:
@@ -207,9 +251,9 @@ class Workflow:
         if node.type not in FRONTEND_ONLY:
             properties = {"Node name for S&R": node.type, "cnr_id": d.pack,
                           "ver": PACK_VERSION if d.pack == PACK_ID else CORE_VERSION}
-        if node.type == "CheckpointLoaderSimple":
-            name = node.values["ckpt_name"]
-            properties["models"] = [{"name": name, "url": MODELS[name]["url"], "directory": MODELS[name]["directory"]}]
+        if node.type in MODEL_FILE_WIDGETS:
+            properties["models"] = [{"name": name, "url": MODELS[name]["url"], "directory": MODELS[name]["directory"]}
+                                    for name in (node.values[widget] for widget in MODEL_FILE_WIDGETS[node.type])]
         return {"id": node.id, "type": node.type, "pos": list(node.pos), "size": list(node.size or d.size),
                 "flags": {}, "order": order, "mode": 0, "inputs": inputs, "outputs": outputs,
                 **({"title": node.title} if node.title else {}), "properties": properties,
@@ -245,12 +289,23 @@ def fill(template: str, **values) -> str:
     return string.Template(template.strip()).substitute({key: str(v).strip() for key, v in values.items()})
 
 
+def model_files(wf: Workflow) -> dict[str, str]:
+    """The notes' names for the files a canvas loads: $checkpoint and $model_hint; for split files also
+    $model_file, $text_files and $vae_file."""
+    first, *others = wf.setup.files
+    names = {"checkpoint": first, "model_hint": MODELS[first]["described_as"]}
+    if others:
+        *text_files, vae_file = others
+        names |= {"model_file": first, "vae_file": vae_file, "text_files": " and ".join(f"`{f}`" for f in text_files)}
+    return names
+
+
 def add_notes(wf: Workflow, start: str, nu, start_height: int, **values) -> None:
     """The "Start here" note (``start``, filled in) and the settings note below it, left of the graph."""
-    settings = fill(notes_file("settings")["note"], nu=nu, k_min=defaults.K_MIN, k_max=defaults.K_MAX,
-                    steps=defaults.STEPS, cfg=defaults.CFG, advice=notes_file(wf.name)["advice"])
-    start = fill(start, checkpoint=wf.checkpoint, model_hint=MODELS[wf.checkpoint]["described_as"], size=wf.size,
-                 layout_files=notes_file("layout_files")["note"], **values)
+    setup = wf.setup
+    settings = fill(notes_file("settings")["note"], nu=nu, k_min=setup.k_min, k_max=setup.k_max,
+                    steps=setup.steps, cfg=setup.cfg, advice=notes_file(wf.name)["advice"])
+    start = fill(start, size=wf.size, layout_files=notes_file("layout_files")["note"], **model_files(wf), **values)
     for y, text, height, title in ((100, start, start_height, "Start here"),
                                    (180 + start_height, settings, 420, "MagicMix settings")):
         wf.add("MarkdownNote", (-480, y), title=title, size=(440, height), color=NOTE_COLOR, bgcolor=NOTE_BGCOLOR,
@@ -259,19 +314,50 @@ def add_notes(wf: Workflow, start: str, nu, start_height: int, **values) -> None
 
 # Shared pieces of the canvases
 
-def model_loader(wf: Workflow) -> Node:
-    loader = wf.add("CheckpointLoaderSimple", (0, 100), ckpt_name=wf.checkpoint)
-    wf.group("1. Model", [loader], GROUP_COLOR["model"])
-    return loader
+def model_loader(wf: Workflow) -> Node | Sources:
+    """Load Checkpoint, or for split files the diffusion model (and its model sampling patch), the text
+    encoder(s) and the VAE stacked in one group."""
+    setup = wf.setup
+    if len(setup.files) == 1:
+        loader = wf.add("CheckpointLoaderSimple", (0, 100), ckpt_name=wf.checkpoint)
+        wf.group("1. Model", [loader], GROUP_COLOR["model"])
+        return loader
+    model_file, *text_files, vae_file = setup.files
+    stack: list[Node] = []
+
+    def below(type_: str, **values) -> Node:
+        y = stack[-1].pos[1] + stack[-1].definition.size[1] + TITLE_HEIGHT + 20 if stack else 100
+        stack.append(wf.add(type_, (0, y), **values))
+        return stack[-1]
+
+    model = below("UNETLoader", unet_name=model_file, weight_dtype="default")
+    if setup.aura_flow_shift is not None:
+        patched = below("ModelSamplingAuraFlow", shift=setup.aura_flow_shift)
+        wf.link(model, "MODEL", patched, "model")
+        model = patched
+    if len(text_files) == 2:
+        clip = below("DualCLIPLoader", clip_name1=text_files[0], clip_name2=text_files[1], type=setup.clip_type,
+                     device="default")
+    else:
+        clip = below("CLIPLoader", clip_name=text_files[0], type=setup.clip_type, device="default")
+    vae = below("VAELoader", vae_name=vae_file)
+    wf.group("1. Model", stack, GROUP_COLOR["model"])
+    return Sources((model, "MODEL"), (clip, "CLIP"), (vae, "VAE"))
 
 
-def image_layout(wf: Workflow, loader: Node, image: str, crop="center", title="Layout image",
+def below_model_group(wf: Workflow) -> int:
+    """The y of the first node under the model group (330 under a Load Checkpoint)."""
+    x, y, w, h = wf.groups[0]["bounding"]
+    return y + h + 120
+
+
+def image_layout(wf: Workflow, loader: Node | Sources, image: str, crop="center", title="Layout image",
                  group="2. Layout image") -> tuple[Node, Node]:
-    size = wf.size
-    load = wf.add("LoadImage", (0, 330), title=title, image=image, upload="image")
-    scale = wf.add("ImageScale", (0, 770), title=f"Scale layout to {size}x{size}", upscale_method="lanczos",
+    size, top = wf.size, below_model_group(wf)
+    load = wf.add("LoadImage", (0, top), title=title, image=image, upload="image")
+    scale = wf.add("ImageScale", (0, top + 440), title=f"Scale layout to {size}x{size}", upscale_method="lanczos",
                    width=size, height=size, crop=crop)
-    encode = wf.add("VAEEncode", (120, 950), title="Encode layout")
+    encode = wf.add("VAEEncode", (120, top + 620), title="Encode layout")
     wf.link(load, "IMAGE", scale, "image")
     wf.link(scale, "IMAGE", encode, "pixels")
     wf.link(loader, "VAE", encode, "vae")
@@ -279,22 +365,34 @@ def image_layout(wf: Workflow, loader: Node, image: str, crop="center", title="L
     return encode, load
 
 
-def prompts(wf: Workflow, loader: Node, positive: str, negative: str, y=100, title="3. Content prompt",
+def prompt_rows(wf: Workflow) -> int:
+    """The height a prompt group and the gap below it take (FluxGuidance adds a row)."""
+    return 460 if wf.setup.flux_guidance is None else 560
+
+
+def prompts(wf: Workflow, loader: Node | Sources, positive: str, negative: str, y=100, title="3. Content prompt",
             what="Content") -> tuple[Node, Node]:
+    """The positive and negative prompt; a guidance-distilled model's positive goes through FluxGuidance."""
     nodes = (wf.add("CLIPTextEncode", (420, y), title=f"{what} prompt (positive)", color="#232", bgcolor="#353",
                     text=positive),
              wf.add("CLIPTextEncode", (420, y + 200), title=f"{what} negative prompt", color="#322", bgcolor="#533",
                     text=negative))
     for node in nodes:
         wf.link(loader, "CLIP", node, "clip")
-    wf.group(title, list(nodes), GROUP_COLOR["prompt"])
-    return nodes
+    members, positive_out = list(nodes), nodes[0]
+    if wf.setup.flux_guidance is not None:
+        positive_out = wf.add("FluxGuidance", (420, y + 400), guidance=wf.setup.flux_guidance)
+        wf.link(nodes[0], "CONDITIONING", positive_out, "conditioning")
+        members.append(positive_out)
+    wf.group(title, members, GROUP_COLOR["prompt"])
+    return positive_out, nodes[1]
 
 
 def layout_noise(wf: Workflow, loader: Node, latent: Node, pos, layout_prompts: tuple[Node, Node] = ()) -> Node:
-    node = wf.add("MagicMixLayoutNoise", pos, seed=SEED, control_after_generate="fixed", steps=defaults.STEPS,
-                  scheduler=defaults.SCHEDULER, k_min=defaults.K_MIN, k_max=defaults.K_MAX, batch_size=1,
-                  layout_cfg=defaults.CFG, layout_sampler_name=defaults.SAMPLER)
+    setup = wf.setup
+    node = wf.add("MagicMixLayoutNoise", pos, seed=SEED, control_after_generate="fixed", steps=setup.steps,
+                  scheduler=setup.scheduler, k_min=setup.k_min, k_max=setup.k_max, batch_size=1,
+                  layout_cfg=setup.cfg, layout_sampler_name=defaults.SAMPLER)
     wf.link(loader, "MODEL", node, "model")
     wf.link(latent, "LATENT", node, "layout_latent")
     for prompt, input_name in zip(layout_prompts, ("layout_positive", "layout_negative")):
@@ -308,10 +406,10 @@ def mix_pair(wf: Workflow, loader: Node, layout: Node, positive: Node, negative:
     # a title equal to the node's display name is not saved by the canvas: only set one with a suffix
     titles = [f"MagicMix {kind} Sampler{title_suffix}" if title_suffix else None
               for kind in ("Interpolated", "Conditional")]
-    interp = wf.add("MagicMixInterpolatedSampler", (x, y), title=titles[0], cfg=defaults.CFG,
+    interp = wf.add("MagicMixInterpolatedSampler", (x, y), title=titles[0], cfg=wf.setup.cfg,
                     sampler_name=defaults.SAMPLER, nu=nu, nu_end=nu, nu_schedule=defaults.NU_SCHEDULE)
     # 310 below: room for the pack badge the canvas draws above the Conditional Sampler's title
-    cond = wf.add("MagicMixConditionalSampler", (x, y + 310), title=titles[1], cfg=defaults.CFG,
+    cond = wf.add("MagicMixConditionalSampler", (x, y + 310), title=titles[1], cfg=wf.setup.cfg,
                   sampler_name=defaults.SAMPLER)
     for target in (interp, cond):
         wf.link(loader, "MODEL", target, "model")
@@ -348,8 +446,7 @@ class ImageLayoutCanvas(NamedTuple):
     negative: str
     nu: float
     caption: str  # the thumbnail's words
-    checkpoint: str = SD15_CHECKPOINT
-    size: int = 512
+    setup: ModelSetup = SD15
 
 
 IMAGE_LAYOUT_CANVASES = (
@@ -360,27 +457,36 @@ IMAGE_LAYOUT_CANVASES = (
                       "an ukiyo-e woodblock print of a village by a river", "", 0.6, "+ ukiyo-e print"),
     ImageLayoutCanvas("magicmix_concept_removal", "magicmix_lamp.png", "a photo", "a lamp, lampshade", 0.8, "- lamp"),
     ImageLayoutCanvas("magicmix_sdxl", "magicmix_corgi.png", "a photo of a coffee machine", "", 0.75,
-                      "SDXL + coffee machine", SDXL_CHECKPOINT, 1024),
+                      "SDXL + coffee machine", SDXL),
+    ImageLayoutCanvas("magicmix_flux_image_layout", "magicmix_corgi.png", "a photo of a coffee machine", "", 0.75,
+                      "Flux + coffee machine", FLUX_DEV),
+    ImageLayoutCanvas("magicmix_qwen_image_layout", "magicmix_corgi.png", "a photo of a coffee machine", "", 0.75,
+                      "Qwen-Image + coffee machine", QWEN_IMAGE),
 )
 
 
 def image_layout_canvas(row: ImageLayoutCanvas) -> Workflow:
-    wf = Workflow(row.name, row.checkpoint, row.size)
+    wf = Workflow(row.name, row.setup)
     loader = model_loader(wf)
     encode, _ = image_layout(wf, loader, row.image)
     positive, negative = prompts(wf, loader, row.content, row.negative)
     mix_and_save(wf, loader, layout_noise(wf, loader, encode, (900, 100)), positive, negative, row.nu)
-    add_notes(wf, notes_file("image_layout")["note"], row.nu, 520, intro=notes_file(row.name)["intro"])
+    own_notes = notes_file(row.name)
+    # step 1 of "What to change": the workflow's own for split files, else Load Checkpoint's
+    model_step = own_notes.get("model_step") or notes_file("image_layout")["checkpoint_step"]
+    add_notes(wf, notes_file("image_layout")["note"], row.nu, 520, intro=own_notes["intro"],
+              model_step=fill(model_step, **model_files(wf)))
     return wf
 
 
-def text_layout_wf() -> Workflow:
-    wf = Workflow("magicmix_text_layout")
+def text_layout_wf(name: str = "magicmix_text_layout", setup: ModelSetup = SD15) -> Workflow:
+    wf = Workflow(name, setup)
     loader = model_loader(wf)
-    empty = wf.add("EmptyLatentImage", (0, 330), title="Output size", width=wf.size, height=wf.size, batch_size=1)
+    empty = wf.add(setup.empty_latent, (0, below_model_group(wf)), title="Output size", width=wf.size,
+                   height=wf.size, batch_size=1)
     wf.group("2. Size", [empty], GROUP_COLOR["layout"])
     layout_prompts = prompts(wf, loader, "a photo of a pineapple", "", title="3a. Layout prompt", what="Layout")
-    positive, negative = prompts(wf, loader, "a photo of a cake", "", 560, title="3b. Content prompt")
+    positive, negative = prompts(wf, loader, "a photo of a cake", "", 100 + prompt_rows(wf), title="3b. Content prompt")
     layout = layout_noise(wf, loader, empty, (900, 100), layout_prompts)
     mix_and_save(wf, loader, layout, positive, negative, 0.75)
     add_notes(wf, notes_file(wf.name)["start"], 0.75, 520)
@@ -434,11 +540,13 @@ def nu_sweep_wf() -> Workflow:
 
 
 WORKFLOWS = {row.name: functools.partial(image_layout_canvas, row) for row in IMAGE_LAYOUT_CANVASES} | {
-    "magicmix_text_layout": text_layout_wf, "magicmix_nu_sweep": nu_sweep_wf, "magicmix_regional": regional_wf}
+    "magicmix_text_layout": text_layout_wf, "magicmix_nu_sweep": nu_sweep_wf, "magicmix_regional": regional_wf,
+    "magicmix_flux_text_layout": functools.partial(text_layout_wf, "magicmix_flux_text_layout", FLUX_DEV)}
 
 # Thumbnail card per workflow: (layout image or layout words, content words)
 THUMBNAILS = {row.name: (row.image, row.caption) for row in IMAGE_LAYOUT_CANVASES} | {
     "magicmix_text_layout": ("pineapple", "+ cake"),
+    "magicmix_flux_text_layout": ("pineapple", "Flux + cake"),
     "magicmix_nu_sweep": ("magicmix_corgi.png", "nu 0.5 / 0.7 / 0.9"),
     "magicmix_regional": ("magicmix_corgi_region.png", "in the mask + coffee machine"),
 }

@@ -20,19 +20,20 @@ from magicmix_dev.server import ComfyServer  # noqa: E402
 from tools import make_workflows  # noqa: E402
 
 # Choices ComfyUI lists from the machine's folders: they depend on the machine, so they are left out.
-FOLDER_LISTED = {"CheckpointLoaderSimple": "ckpt_name", "LoadImage": "image"}
+FOLDER_LISTED = make_workflows.MODEL_FILE_WIDGETS | {"LoadImage": ("image",)}
 
 
 def snapshot(object_info: dict) -> dict:
     """The entries of the node types the workflows use, less the folder listings."""
     used = sorted(set(make_workflows.NODE_SIZES) - make_workflows.FRONTEND_ONLY)
     entries = {name: json.loads(json.dumps(object_info[name])) for name in used}
-    for name, input_name in FOLDER_LISTED.items():
-        spec = entries[name]["input"]["required"][input_name]
-        if isinstance(spec[0], list):
-            spec[0] = []
-        else:  # the V3 form: ["COMBO", {"options": [...]}]
-            spec[1]["options"] = []
+    for name, input_names in FOLDER_LISTED.items():
+        for input_name in input_names:
+            spec = entries[name]["input"]["required"][input_name]
+            if isinstance(spec[0], list):
+                spec[0] = []
+            else:  # the V3 form: ["COMBO", {"options": [...]}]
+                spec[1]["options"] = []
     return entries
 
 

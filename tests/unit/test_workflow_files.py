@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import pytest
@@ -19,6 +20,33 @@ PACK_DIR = Path(__file__).resolve().parents[2]
 WORKFLOW_NAMES = sorted(make_workflows.WORKFLOWS)
 MAGICMIX_TYPES = {"MagicMixLayoutNoise", "MagicMixInterpolatedSampler", "MagicMixConditionalSampler"}
 NOTE_TYPES = {"MarkdownNote", "Note"}
+SD15_FILES = ("v1-5-pruned-emaonly.safetensors",)
+FLUX_DEV_FILES = ("flux1-dev.safetensors", "clip_l.safetensors", "t5xxl_fp16.safetensors", "ae.safetensors")
+QWEN_IMAGE_FILES = ("qwen_image_fp8_e4m3fn.safetensors", "qwen_2.5_vl_7b_fp8_scaled.safetensors",
+                    "qwen_image_vae.safetensors")
+
+
+class Expected(NamedTuple):
+    """What a workflow must hold: the paper's settings on SD, ComfyUI's templates' on Flux dev and Qwen-Image
+    (docs/models.md: cfg 1 with FluxGuidance 3.5 on a guidance-distilled model; Qwen-Image's template runs
+    20 steps, cfg 2.5, ModelSamplingAuraFlow 3.1), with k_max / k_min near SD1.5's noise."""
+    files: tuple = SD15_FILES
+    size: int = 512
+    steps: int = 50
+    k: tuple = (0.3, 0.6)
+    cfg: float = 7.5
+    scheduler: str = "normal"
+    flux_guidance: float | None = None
+    aura_flow_shift: float | None = None
+
+
+FLUX_DEV = Expected(FLUX_DEV_FILES, 1024, 20, (0.2, 0.4), 1, "simple", flux_guidance=3.5)
+EXPECTED = {
+    "magicmix_sdxl": Expected(("sd_xl_base_1.0.safetensors",), 1024),
+    "magicmix_flux_image_layout": FLUX_DEV,
+    "magicmix_flux_text_layout": FLUX_DEV,
+    "magicmix_qwen_image_layout": Expected(QWEN_IMAGE_FILES, 1328, 20, (0.2, 0.4), 2.5, "simple", aura_flow_shift=3.1),
+}
 
 
 def load(name: str) -> dict:
@@ -31,10 +59,11 @@ def values(node: dict) -> dict:
     return dict(zip(names, node["widgets_values"]))
 
 
-def test_the_eight_workflows_are_shipped_and_nothing_else():
+def test_the_eleven_workflows_are_shipped_and_nothing_else():
     assert set(WORKFLOW_NAMES) == {
         "magicmix_image_layout", "magicmix_text_layout", "magicmix_breed_mixing", "magicmix_style_transfer",
-        "magicmix_concept_removal", "magicmix_nu_sweep", "magicmix_sdxl", "magicmix_regional"}
+        "magicmix_concept_removal", "magicmix_nu_sweep", "magicmix_sdxl", "magicmix_regional",
+        "magicmix_flux_image_layout", "magicmix_flux_text_layout", "magicmix_qwen_image_layout"}
     shipped = {p.stem for p in (PACK_DIR / "workflows").glob("*.json")}
     assert shipped == set(WORKFLOW_NAMES), "workflows/ holds a file the generator does not make (or lacks one)"
     assert not (PACK_DIR / "example_workflows").exists(), \
@@ -76,29 +105,43 @@ def test_spec_defaults_and_names(name):
     for node in wf["nodes"]:
         by_type.setdefault(node["type"], []).append(node)
     assert MAGICMIX_TYPES <= set(by_type)
-    (loader,) = by_type["CheckpointLoaderSimple"]
-    expected_ckpt = "sd_xl_base_1.0.safetensors" if name == "magicmix_sdxl" else "v1-5-pruned-emaonly.safetensors"
-    assert values(loader)["ckpt_name"] == expected_ckpt
+    expected = EXPECTED.get(name, Expected())
+    file_widgets = make_workflows.MODEL_FILE_WIDGETS
+    loaded = [values(n)[widget] for n in wf["nodes"] if n["type"] in file_widgets for widget in file_widgets[n["type"]]]
+    assert sorted(loaded) == sorted(expected.files)
     (layout,) = by_type["MagicMixLayoutNoise"]
     lv = values(layout)
-    assert (lv["steps"], lv["k_min"], lv["k_max"]) == (50, 0.3, 0.6)
+    assert (lv["steps"], lv["k_min"], lv["k_max"]) == (expected.steps, *expected.k)
+    assert (lv["layout_cfg"], lv["scheduler"]) == (expected.cfg, expected.scheduler)
     assert lv["control_after_generate"] == "fixed"
     for node in by_type["MagicMixInterpolatedSampler"]:
         v = values(node)
-        assert v["cfg"] == 7.5 and 0.5 <= v["nu"] <= 0.9
+        assert v["cfg"] == expected.cfg and 0.5 <= v["nu"] <= 0.9
     for node in by_type["MagicMixConditionalSampler"]:
-        assert values(node)["cfg"] == 7.5
+        assert values(node)["cfg"] == expected.cfg
     (save,) = by_type["SaveImage"]
     assert values(save)["filename_prefix"] == name
-    size = 1024 if name == "magicmix_sdxl" else 512
-    for node in by_type.get("ImageScale", []) + by_type.get("EmptyLatentImage", []):
-        assert (values(node)["width"], values(node)["height"]) == (size, size)
+    sizers = [n for kind in ("ImageScale", "EmptyLatentImage", "EmptySD3LatentImage") for n in by_type.get(kind, [])]
+    assert sizers
+    for node in sizers:
+        assert (values(node)["width"], values(node)["height"]) == (expected.size, expected.size)
+    guidance = [values(n)["guidance"] for n in by_type.get("FluxGuidance", [])]
+    positives = [i["link"] for n in by_type["MagicMixInterpolatedSampler"] + by_type["MagicMixLayoutNoise"]
+                 for i in n["inputs"] if i["name"] in ("positive", "layout_positive") and i["link"] is not None]
+    sources = {link[0]: next(n["type"] for n in wf["nodes"] if n["id"] == link[1]) for link in wf["links"]}
+    if expected.flux_guidance is None:
+        assert guidance == []
+    else:  # every positive prompt goes through FluxGuidance
+        assert guidance and set(guidance) == {expected.flux_guidance}
+        assert {sources[link] for link in positives} == {"FluxGuidance"}
+    shifts = [values(n)["shift"] for n in by_type.get("ModelSamplingAuraFlow", [])]
+    assert shifts == ([] if expected.aura_flow_shift is None else [expected.aura_flow_shift])
     assert len(by_type["MarkdownNote"]) >= 2, "the 'Start here' and settings notes"
     if name == "magicmix_nu_sweep":
         nus = [values(n)["nu"] for n in by_type["MagicMixInterpolatedSampler"]]
         assert nus == [0.5, 0.7, 0.9]
         assert len(by_type["MagicMixLayoutNoise"]) == 1, "one shared layout"
-    if name == "magicmix_text_layout":
+    if name in ("magicmix_text_layout", "magicmix_flux_text_layout"):
         linked = {i["name"] for i in layout["inputs"] if i["link"] is not None}
         assert {"layout_positive", "layout_negative"} <= linked
         assert "LoadImage" not in by_type
@@ -168,13 +211,17 @@ def test_layout_images_are_small_pngs_drawn_by_the_script(filename):
 def test_each_loader_declares_its_model_for_the_frontends_missing_model_check(name):
     # ComfyUI's templates' form; the pinned frontend (1.32.9) offers a download only for huggingface.co
     # and civitai.com URLs of .safetensors / .sft files (its MissingModelsWarning).
-    loaders = [n for n in load(name)["nodes"] if n["type"] == "CheckpointLoaderSimple"]
+    folders = {"CheckpointLoaderSimple": "checkpoints", "UNETLoader": "diffusion_models",
+               "DualCLIPLoader": "text_encoders", "CLIPLoader": "text_encoders", "VAELoader": "vae"}
+    loaders = [n for n in load(name)["nodes"] if n["type"] in folders]
     assert loaders
     for node in loaders:
-        (model,) = node["properties"]["models"]
-        assert model["name"] == values(node)["ckpt_name"]
-        assert model["directory"] == "checkpoints"
-        assert model["url"].startswith(("https://huggingface.co/", "https://civitai.com/"))
-        assert model["name"].endswith((".safetensors", ".sft"))
-        assert "/resolve/main/" in model["url"] and model["url"].rsplit("/", 1)[1] == model["name"], \
-            "a direct file download of that very file"
+        declared = node["properties"]["models"]
+        assert [model["name"] for model in declared] == \
+            [values(node)[widget] for widget in make_workflows.MODEL_FILE_WIDGETS[node["type"]]]
+        for model in declared:
+            assert model["directory"] == folders[node["type"]]
+            assert model["url"].startswith(("https://huggingface.co/", "https://civitai.com/"))
+            assert model["name"].endswith((".safetensors", ".sft"))
+            assert "/resolve/main/" in model["url"] and model["url"].rsplit("/", 1)[1] == model["name"], \
+                "a direct file download of that very file"
