@@ -48,13 +48,16 @@ class ComfyServer:
     """``python main.py --cpu --listen 127.0.0.1 --port <free>`` of the host, in a scratch folder.
 
     ``checkpoints`` maps file names to files that are symlinked into the scratch
-    models/checkpoints (e.g. ``{"magicmix-test-sd15.safetensors": <cached checkpoint>}``).
+    models/checkpoints (e.g. ``{"magicmix-test-sd15.safetensors": <cached checkpoint>}``);
+    ``model_files`` does the same for other model folders (``{"vae": {name: file}}``).
+    ``custom_nodes``: a further folder of custom nodes the server loads (test-only nodes).
     ``cpu=False`` drops ``--cpu`` so ComfyUI picks the GPU (the main job on a machine that has one).
     Use as a context manager, or call start() / stop().
     """
 
     def __init__(self, checkpoints: dict[str, Path] | None = None, workdir: Path | None = None,
-                 python: str | None = None, extra_args: tuple[str, ...] = (), cpu: bool = True):
+                 python: str | None = None, extra_args: tuple[str, ...] = (), cpu: bool = True,
+                 model_files: dict[str, dict[str, Path]] | None = None, custom_nodes: Path | None = None):
         self.comfyui = host.comfyui_path()
         self.python = python or sys.executable
         self.workdir = Path(workdir or tempfile.mkdtemp(prefix="magicmix-comfy-server-"))
@@ -62,7 +65,8 @@ class ComfyServer:
         self.input_dir = self.workdir / "input"
         self.models_dir = self.workdir / "models"
         self.log_path = self.workdir / "comfyui.log"
-        self.checkpoints = dict(checkpoints or {})
+        self.model_files = {"checkpoints": dict(checkpoints or {})} | dict(model_files or {})
+        self.custom_nodes = custom_nodes
         self.extra_args = tuple(extra_args)
         self.cpu = cpu
         self.port: int | None = None
@@ -75,13 +79,14 @@ class ComfyServer:
 
     def _prepare_folders(self) -> Path:
         for folder in (self.output_dir, self.input_dir, self.workdir / "temp", self.workdir / "user",
-                       self.models_dir / "checkpoints"):
+                       *(self.models_dir / kind for kind in self.model_files)):
             folder.mkdir(parents=True, exist_ok=True)
-        for name, source in self.checkpoints.items():
-            link = self.models_dir / "checkpoints" / name
-            if link.is_symlink() or link.exists():
-                link.unlink()
-            link.symlink_to(Path(source).resolve())
+        for kind, files in self.model_files.items():
+            for name, source in files.items():
+                link = self.models_dir / kind / name
+                if link.is_symlink() or link.exists():
+                    link.unlink()
+                link.symlink_to(Path(source).resolve())
         # A fresh user folder makes the frontend open its first-run Templates dialog over the
         # canvas; a user who has seen it has this setting.
         settings = self.workdir / "user" / "default" / "comfy.settings.json"
@@ -89,7 +94,10 @@ class ComfyServer:
             settings.parent.mkdir(parents=True, exist_ok=True)
             settings.write_text(json.dumps({"Comfy.TutorialCompleted": True}))
         config = self.workdir / "extra_model_paths.yaml"
-        config.write_text(f"magicmix_test_bed:\n    base_path: {self.models_dir}\n    checkpoints: checkpoints\n")
+        folders = "".join(f"    {kind}: {kind}\n" for kind in self.model_files)
+        if self.custom_nodes is not None:
+            folders += f"    custom_nodes: {Path(self.custom_nodes).resolve()}\n"
+        config.write_text(f"magicmix_test_bed:\n    base_path: {self.models_dir}\n{folders}")
         return config
 
     def command(self) -> list[str]:

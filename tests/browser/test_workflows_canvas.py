@@ -2,7 +2,7 @@
 
 A workflow file is dropped on the canvas the way a user drags it in from the file manager (a
 ``drop`` event carrying the file). Then: no dialog but the expected Missing Models one (the
-loader declares its checkpoint in properties.models; the test server has only the generated test
+loaders declare their model files in properties.models; the test server has only the generated test
 checkpoint), no missing-nodes or load-error dialog, no error toast, no uncaught page error; every node of the file is on the graph with its type, its node
 class found (a missing one is drawn red as a bare LGraphNode), every link kept, no two nodes
 overlapping as the canvas sizes them, and the widget values the canvas would save equal the file's.
@@ -205,7 +205,7 @@ def keep_screenshot(page, name: str) -> Path:
 
 
 def test_every_workflow_is_under_test():
-    assert len(WORKFLOW_NAMES) == 8, WORKFLOW_NAMES
+    assert len(WORKFLOW_NAMES) == 11, WORKFLOW_NAMES
 
 
 @pytest.mark.parametrize("name", WORKFLOW_NAMES)
@@ -219,11 +219,13 @@ def test_workflow_loads_on_the_canvas_without_missing_nodes_or_errors(name, canv
 
     problems = page.evaluate(VISIBLE_PROBLEMS_JS)
     # The missing-model notices expected (the test server has only the generated test checkpoint):
-    # the pinned frontend opens its Missing Models dialog for the checkpoint the loader declares in
-    # properties.models, offering its download; the newer one opens no dialog, warns that the file is
-    # missing and flags the loader node (has_errors).
+    # the pinned frontend opens its Missing Models dialog for the files the loaders declare in
+    # properties.models (a checkpoint, or a diffusion model, text encoders and a VAE), offering their
+    # download; the newer one opens no dialog, flags the loader nodes (has_errors) and warns: "<file> is
+    # missing" for one file, "Missing models" for several (its errorCatalog's toastTitleOneOss / toastTitleMany).
     declared = [m for n in workflow["nodes"] for m in n["properties"].get("models", [])]
-    assert declared, "the workflow declares its checkpoint"
+    loaders = sorted(n["type"] for n in workflow["nodes"] if n["properties"].get("models"))
+    assert declared, "the workflow declares its model files"
     if canvas_server.frontend == host.PINNED_FRONTEND:
         (dialog,) = problems["dialogs"] or [""]
         assert len(problems["dialogs"]) == 1 and dialog.startswith("Missing Models"), \
@@ -233,8 +235,8 @@ def test_workflow_loads_on_the_canvas_without_missing_nodes_or_errors(name, canv
         close_dialogs(page)
     else:
         assert problems["dialogs"] == [], f"a dialog opened on load: {problems['dialogs']}"
-        for model in declared:
-            expect(page.get_by_text(f"{model['name']} is missing").first).to_be_visible(timeout=30_000)
+        warning = f"{declared[0]['name']} is missing" if len(declared) == 1 else "Missing models"
+        expect(page.get_by_text(warning).first).to_be_visible(timeout=30_000)
     assert problems["error_toasts"] == [], f"an error toast appeared: {problems['error_toasts']}"
     assert errors == [], f"the page reported errors while loading: {errors}"
     active = page.evaluate("window.app.extensionManager.workflow.activeWorkflow?.filename")
@@ -247,7 +249,7 @@ def test_workflow_loads_on_the_canvas_without_missing_nodes_or_errors(name, canv
     missing = sorted(n["type"] for n in on_canvas.values() if n["missing"])
     assert missing == [], f"node types without a class on the canvas: {missing}"
     flagged = sorted(n["type"] for n in on_canvas.values() if n["has_errors"])
-    expected_flags = [] if canvas_server.frontend == host.PINNED_FRONTEND else ["CheckpointLoaderSimple"]
+    expected_flags = [] if canvas_server.frontend == host.PINNED_FRONTEND else loaders
     assert flagged == expected_flags, f"nodes the canvas flags as broken: {flagged}"
     assert state["link_count"] == len(workflow["links"]), "the canvas dropped links"
     assert state["overlaps"] == [], f"nodes overlap on the canvas: {state['overlaps']}"

@@ -17,6 +17,23 @@ that its graph is accepted and runs through the server with its own prompts and 
 reduced size and steps; MagicMix on the SDXL architecture itself is tested in-process by
 tests/comfy/test_model_families.py.
 
+The Flux dev and Qwen-Image workflows load split files. They run on a second test server that also
+loads the test-only nodes of tests/e2e/stand_in_nodes/ (the pack does not ship them), 64x64, batch 2,
+their own 20 steps (the tiny nets take milliseconds a step); per component:
+
+- VAE: ComfyUI's own VAELoader, on generated files (magicmix_dev/tiny_vaes.py): for Flux a TAESD-format
+  VAE with 16 latent channels (the loader reads the channels from the weights; the Flux VAE's own
+  format is detected with width 128 fixed, about 84 M parameters), for Qwen-Image a Wan 2.1 VAE of
+  width 8 (the loader reads the width from the weights);
+- diffusion model: a stand-in node in UNETLoader's place, the family's real ComfyUI model class with a
+  small network (magicmix_dev/tiny_flow_models.py): ComfyUI's detection fixes Flux at 24 heads of 128
+  (the smallest file UNETLoader loads is about 0.38 B parameters) and Qwen-Image's block width;
+- text: a stand-in node in CLIPTextEncode's place (the text encoder loader is dropped) giving
+  conditioning of the family's form at the tiny model's width, seeded by the prompt's text: T5-XXL and
+  Qwen2.5-VL 7B have fixed configurations;
+- FluxGuidance, ModelSamplingAuraFlow, LoadImage, ImageScale, VAEEncode / Decode, SaveImage and the
+  MagicMix nodes are the real ones, with the workflow's own values.
+
 Before anything is changed, the converted prompt is checked to carry the workflow's own values
 (checkpoint name, 50 steps, k_min/k_max), and the unchanged prompt is posted once: the server must
 refuse it for the missing checkpoint file only, which shows every other value in the shipped file is
@@ -41,8 +58,9 @@ import requests
 from PIL import Image
 
 from magicmix_core.levels import LevelRange
+from magicmix_dev import tiny_vaes
 from magicmix_dev.checkpoints import DEFAULT_MODEL_NAME as TEST_CHECKPOINT
-from magicmix_dev.server import PromptError, saved_images
+from magicmix_dev.server import ComfyServer, PromptError, saved_images
 from magicmix_dev.workflow import ui_to_api
 
 PACK_DIR = Path(__file__).resolve().parents[2]
@@ -55,6 +73,15 @@ SHIPPED_STEPS = 50
 TEST_SIZE = 64
 TEST_STEPS = 8
 TEST_BATCH = 2
+STAND_IN_NODES = Path(__file__).resolve().parent / "stand_in_nodes"
+# The split-file workflows: their diffusion model file -> (stand-in family, test VAE kind, steps / k_min / k_max)
+SPLIT_FILE_MODELS = {"flux1-dev.safetensors": ("flux_dev", "flux", (20, 0.2, 0.4)),
+                     "qwen_image_fp8_e4m3fn.safetensors": ("qwen_image", "qwen_image", (20, 0.2, 0.4))}
+TEXT_LOADERS = ("DualCLIPLoader", "CLIPLoader")
+# the inputs naming model files, as the server reports a missing one
+MODEL_FILE_INPUTS = {"CheckpointLoaderSimple": ("ckpt_name",), "UNETLoader": ("unet_name",),
+                     "DualCLIPLoader": ("clip_name1", "clip_name2"), "CLIPLoader": ("clip_name",),
+                     "VAELoader": ("vae_name",)}
 
 
 def load_workflow(name: str) -> dict:
@@ -70,34 +97,84 @@ def object_info(comfy_server) -> dict:
     return comfy_server.object_info()
 
 
-@pytest.fixture(scope="module")
-def layouts_installed(comfy_server) -> Path:
+def install_layouts(server: ComfyServer) -> Path:
     """The pack's layout images in the server's input folder, copied by the tool users run."""
     result = subprocess.run([sys.executable, str(PACK_DIR / "tools" / "install_layouts.py"),
-                             "--input-dir", str(comfy_server.input_dir)], capture_output=True, text=True, timeout=60)
+                             "--input-dir", str(server.input_dir)], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     shipped = sorted(p.name for p in (PACK_DIR / "layouts").glob("*.png"))
-    assert shipped and all((comfy_server.input_dir / name).is_file() for name in shipped)
-    return comfy_server.input_dir
+    assert shipped and all((server.input_dir / name).is_file() for name in shipped)
+    return server.input_dir
+
+
+@pytest.fixture(scope="module")
+def layouts_installed(comfy_server) -> Path:
+    return install_layouts(comfy_server)
+
+
+def vae_file_name(kind: str) -> str:
+    return f"magicmix-test-vae-{kind}.safetensors"
+
+
+@pytest.fixture(scope="module")
+def split_file_server(tmp_path_factory):
+    """A test server with the generated VAE files in models/vae and the test-only stand-in nodes loaded."""
+    vaes = {vae_file_name(kind): tiny_vaes.ensure_tiny_vae(kind) for kind in tiny_vaes.TINY_VAES}
+    server = ComfyServer(workdir=tmp_path_factory.mktemp("comfy-server-split-files"), model_files={"vae": vaes},
+                         custom_nodes=STAND_IN_NODES)
+    with server:
+        info = server.object_info()
+        assert {"MagicMixTestTinyDiffusionModel", "MagicMixTestTextConditioning"} <= set(info), server.log_tail()
+        install_layouts(server)
+        yield server
+
+
+def is_split_file(prompt: dict) -> bool:
+    return bool(nodes_of(prompt, "UNETLoader"))
+
+
+def use_stand_ins(prompt: dict) -> None:
+    """The split-file workflow's loaders: the stand-in nodes for the diffusion model and the text, the
+    test VAE file for VAELoader (module docstring)."""
+    (unet_id, unet), = nodes_of(prompt, "UNETLoader").items()
+    family, vae_kind, _ = SPLIT_FILE_MODELS[unet["inputs"]["unet_name"]]
+    prompt[unet_id] = {"class_type": "MagicMixTestTinyDiffusionModel", "inputs": {"family": family}}
+    text_loaders = [node_id for kind in TEXT_LOADERS for node_id in nodes_of(prompt, kind)]
+    assert len(text_loaders) == 1, "one text encoder loader"
+    del prompt[text_loaders[0]]
+    encoders = nodes_of(prompt, "CLIPTextEncode")
+    assert encoders and all(node["inputs"]["clip"][0] == text_loaders[0] for node in encoders.values())
+    for node_id, node in encoders.items():
+        prompt[node_id] = {"class_type": "MagicMixTestTextConditioning",
+                           "inputs": {"family": family, "text": node["inputs"]["text"]}}
+    (vae,) = nodes_of(prompt, "VAELoader").values()
+    vae["inputs"]["vae_name"] = vae_file_name(vae_kind)
 
 
 def shrink_for_test(prompt: dict) -> dict:
-    """The test checkpoint, 64x64, 8 steps, batch 2; every node that is changed must be found."""
-    loaders = nodes_of(prompt, "CheckpointLoaderSimple")
-    assert len(loaders) == 1, "each workflow has one Load Checkpoint"
-    for node in loaders.values():
-        node["inputs"]["ckpt_name"] = TEST_CHECKPOINT
-    sizers = {**nodes_of(prompt, "ImageScale"), **nodes_of(prompt, "EmptyLatentImage")}
-    assert sizers, "each workflow sets its size with Upscale Image or Empty Latent Image"
+    """The test models, 64x64, 8 steps (split-file workflows: their own), batch 2; every node that is
+    changed must be found."""
+    if is_split_file(prompt):
+        use_stand_ins(prompt)
+        steps = None
+    else:
+        loaders = nodes_of(prompt, "CheckpointLoaderSimple")
+        assert len(loaders) == 1, "each workflow has one Load Checkpoint"
+        for node in loaders.values():
+            node["inputs"]["ckpt_name"] = TEST_CHECKPOINT
+        steps = TEST_STEPS
+    sizers = {**nodes_of(prompt, "ImageScale"), **nodes_of(prompt, "EmptyLatentImage"),
+              **nodes_of(prompt, "EmptySD3LatentImage")}
+    assert sizers, "each workflow sets its size with Upscale Image or an empty latent"
     for node in sizers.values():
         node["inputs"]["width"] = node["inputs"]["height"] = TEST_SIZE
     layout_nodes = nodes_of(prompt, "MagicMixLayoutNoise")
     assert len(layout_nodes) == 1, "each workflow has one MagicMix Layout Noise"
     for node in layout_nodes.values():
-        node["inputs"]["steps"] = TEST_STEPS
+        node["inputs"]["steps"] = steps = steps or node["inputs"]["steps"]
         node["inputs"]["batch_size"] = TEST_BATCH
-        levels = LevelRange.from_fractions(node["inputs"]["k_min"], node["inputs"]["k_max"], TEST_STEPS)
-        assert levels.mix_count >= 2, f"{TEST_STEPS} steps leave only {levels.mix_count} mix(es) for these k_min/k_max"
+        levels = LevelRange.from_fractions(node["inputs"]["k_min"], node["inputs"]["k_max"], steps)
+        assert levels.mix_count >= 2, f"{steps} steps leave only {levels.mix_count} mix(es) for these k_min/k_max"
     return prompt
 
 
@@ -108,7 +185,8 @@ def expected_image_size(prompt: dict, source: list) -> tuple[int, int]:
         return TEST_SIZE, TEST_SIZE
     if node["class_type"] == "ImageStitch":
         inputs = node["inputs"]
-        assert inputs["direction"] == "right" and inputs["match_image_size"], "only a left-to-right stitch is sized here"
+        assert inputs["direction"] == "right" and inputs["match_image_size"], \
+            "only a left-to-right stitch is sized here"
         w1, h1 = expected_image_size(prompt, inputs["image1"])
         w2, h2 = expected_image_size(prompt, inputs["image2"])
         assert h1 == h2
@@ -117,12 +195,12 @@ def expected_image_size(prompt: dict, source: list) -> tuple[int, int]:
     raise AssertionError(f"no size rule for {node['class_type']} feeding Save Image")
 
 
-def record_time(name: str, seconds: float) -> None:
+def record_time(name: str, seconds: float, models: str, steps: int) -> None:
     TIMES_FILE.parent.mkdir(parents=True, exist_ok=True)
     times = json.loads(TIMES_FILE.read_text()) if TIMES_FILE.exists() else {}
     times[name] = {
-        "seconds": round(seconds, 2), "checkpoint": TEST_CHECKPOINT, "size": f"{TEST_SIZE}x{TEST_SIZE}",
-        "steps": TEST_STEPS, "batch_size": TEST_BATCH, "device": "cpu",
+        "seconds": round(seconds, 2), "checkpoint": models, "size": f"{TEST_SIZE}x{TEST_SIZE}",
+        "steps": steps, "batch_size": TEST_BATCH, "device": "cpu",
         "machine": f"{platform.machine()}, {os.cpu_count()} cores",
         "load_average_1min": round(os.getloadavg()[0], 2),  # on a shared machine the times scale with this
         "recorded": time.strftime("%Y-%m-%d %H:%M:%S"),
@@ -131,7 +209,7 @@ def record_time(name: str, seconds: float) -> None:
 
 
 def test_every_workflow_is_under_test():
-    assert len(WORKFLOW_NAMES) == 8, WORKFLOW_NAMES
+    assert len(WORKFLOW_NAMES) == 11, WORKFLOW_NAMES
 
 
 def test_the_server_lists_the_workflows_as_the_packs_templates(comfy_server):
@@ -141,31 +219,46 @@ def test_the_server_lists_the_workflows_as_the_packs_templates(comfy_server):
 
 
 @pytest.mark.parametrize("name", WORKFLOW_NAMES)
-def test_shipped_values_are_valid_but_for_the_missing_checkpoint(name, comfy_server, object_info, layouts_installed):
+def test_shipped_values_are_valid_but_for_the_missing_model_files(name, comfy_server, object_info, layouts_installed):
     prompt = ui_to_api(load_workflow(name), object_info)
-    (loader,) = nodes_of(prompt, "CheckpointLoaderSimple").values()
-    assert loader["inputs"]["ckpt_name"] in SHIPPED_CHECKPOINTS
     (layout,) = nodes_of(prompt, "MagicMixLayoutNoise").values()
-    assert (layout["inputs"]["steps"], layout["inputs"]["k_min"], layout["inputs"]["k_max"]) == (SHIPPED_STEPS, 0.3, 0.6)
+    shipped = (layout["inputs"]["steps"], layout["inputs"]["k_min"], layout["inputs"]["k_max"])
+    if is_split_file(prompt):
+        (unet,) = nodes_of(prompt, "UNETLoader").values()
+        assert shipped == SPLIT_FILE_MODELS[unet["inputs"]["unet_name"]][2]
+    else:
+        (loader,) = nodes_of(prompt, "CheckpointLoaderSimple").values()
+        assert loader["inputs"]["ckpt_name"] in SHIPPED_CHECKPOINTS
+        assert shipped == (SHIPPED_STEPS, 0.3, 0.6)
 
     with pytest.raises(PromptError) as refused:
         comfy_server.run_prompt(prompt, timeout_s=60)
     node_errors = refused.value.details.get("node_errors", {}) if isinstance(refused.value.details, dict) else {}
     problems = {(node_id, error["extra_info"].get("input_name"))
                 for node_id, node_error in node_errors.items() for error in node_error["errors"]}
-    loader_id = next(iter(nodes_of(prompt, "CheckpointLoaderSimple")))
-    assert problems == {(loader_id, "ckpt_name")}, f"the server refused more than the checkpoint: {refused.value}"
+    model_files = {(node_id, input_name) for kind, inputs in MODEL_FILE_INPUTS.items()
+                   for node_id in nodes_of(prompt, kind) for input_name in inputs}
+    assert model_files and problems == model_files, f"the server refused other than the model files: {refused.value}"
 
 
 @pytest.mark.parametrize("name", WORKFLOW_NAMES)
-def test_workflow_runs_on_the_server_and_saves_its_images(name, comfy_server, object_info, layouts_installed):
-    prompt = shrink_for_test(ui_to_api(load_workflow(name), object_info))
+def test_workflow_runs_on_the_server_and_saves_its_images(name, object_info, request):
+    prompt = ui_to_api(load_workflow(name), object_info)
+    if is_split_file(prompt):
+        server = request.getfixturevalue("split_file_server")
+        models = "stand-ins (tests/e2e/stand_in_nodes), test VAE"
+    else:
+        server = request.getfixturevalue("comfy_server")
+        request.getfixturevalue("layouts_installed")
+        models = TEST_CHECKPOINT
+    prompt = shrink_for_test(prompt)
     save_nodes = nodes_of(prompt, "SaveImage")
     assert save_nodes, "a shipped workflow must save its result"
 
     started = time.monotonic()
-    outputs = comfy_server.run_prompt(prompt, timeout_s=600)
-    record_time(name, time.monotonic() - started)
+    outputs = server.run_prompt(prompt, timeout_s=600)
+    (layout,) = nodes_of(prompt, "MagicMixLayoutNoise").values()
+    record_time(name, time.monotonic() - started, models, layout["inputs"]["steps"])
 
     assert len(saved_images(outputs)) == len(save_nodes) * TEST_BATCH
     for node_id, node in save_nodes.items():
@@ -175,7 +268,7 @@ def test_workflow_runs_on_the_server_and_saves_its_images(name, comfy_server, ob
         pixels = []
         for image in images:
             assert image["filename"].startswith(node["inputs"]["filename_prefix"])
-            with Image.open(comfy_server.output_file(image)) as saved:
+            with Image.open(server.output_file(image)) as saved:
                 saved.load()  # decodes the whole file, not just its header
                 assert saved.format == "PNG" and saved.size == size
                 pixels.append(np.asarray(saved.convert("RGB"), dtype=np.int16))
