@@ -4,8 +4,10 @@
     python tools/prepare_gpu_check.py --out DIR
 
 The check needs a CUDA machine with its own Python (3.10 or newer) and torch, numpy, scipy, pillow,
-transformers, safetensors, einops, psutil, tqdm and pyyaml, and no package index; what else ComfyUI
-needs travels in this folder, within a size limit (60 MiB). The folder holds:
+transformers, safetensors, einops, psutil, tqdm and pyyaml, a GPU of about 40 GiB (the check builds a
+Flux-dev-size model of 24 GB in bf16 there) and no package index; what else ComfyUI needs travels in this
+folder, within a size limit (60 MiB). No model travels: the check builds every model on the device from
+ComfyUI's classes (the model code is in ``comfyui/``). The folder holds:
 
 - ``comfyui/``: the ComfyUI source of the set-up's host (tools/setup.sh), its Python files and the
   small data files beside them, without custom_nodes, tests, the tokenizer vocabularies of text
@@ -117,7 +119,8 @@ def main(argv=None) -> int:
     manifest = build(args.out)
     print(f"{args.out}: {len(manifest['files'])} files, {manifest['total_bytes'] / 2**20:.1f} MiB "
           f"(ComfyUI from {manifest['comfyui']}; carried packages: {', '.join(manifest['packages'])})")
-    print(f"on the GPU machine: python3 bench/gpu_check.py --device cuda --carry {args.out.name} --out report/gpu_check.md")
+    print(f"on the GPU machine (about 5 minutes): python3 bench/gpu_check.py --device cuda --carry {args.out.name} "
+          f"--out report/gpu_check.md --json report/gpu_check.json")
     return 0
 
 

@@ -1,7 +1,9 @@
 """The prepared GPU check (bench/gpu_check.py) in its CPU dry run, from the carry folder that
-tools/prepare_gpu_check.py builds: the same code path a GPU machine runs, with tiny models.
+tools/prepare_gpu_check.py builds: the same code path a GPU machine runs, with tiny models of the same
+classes (SD1.5, SDXL, Flux dev, WAN 2.1).
 
-Runs both as a user would, in child processes of the set-up's venv python.
+Runs both as a user would, in child processes of the set-up's venv python. About a minute on 2 shared
+cores, most of it the dry run (the sd15 fp16 case with the checks and the per-sampler rows).
 """
 import json
 import os
@@ -10,13 +12,16 @@ import sys
 
 import pytest
 
+from bench import gpu_check
 from magicmix_dev import host
 
 GPU_CHECK = host.PACK_DIR / "bench" / "gpu_check.py"
 PREPARE = host.PACK_DIR / "tools" / "prepare_gpu_check.py"
 CARRY_LIMIT = 60 * 2**20
 SAMPLER_KINDS = 10
-TINY_STEPS, TINY_K_MAX_LEVEL = 10, 6
+TINY_STEPS, TINY_K_MAX_LEVEL, TINY_K_MIN_LEVEL = 10, 6, 3
+# model calls per run at 10 steps: image layout K_max; text layout (T - K_min) + K_max (cond and uncond in one call)
+TINY_CALLS = {"image": TINY_K_MAX_LEVEL, "text": TINY_STEPS - TINY_K_MIN_LEVEL + TINY_K_MAX_LEVEL}
 
 
 @pytest.fixture(scope="module")
@@ -60,17 +65,72 @@ def test_the_dry_run_imports_comfyui_and_the_carried_packages_from_the_carry_fol
     assert imported["torchsde"].startswith(str(carry / "site" / "torchsde"))
 
 
-def test_the_dry_run_covers_both_families_both_dtypes_and_both_modes(dry_run):
+def test_the_dry_run_covers_every_case_with_the_rounds_its_budget_allows(dry_run):
     report, text, _, _ = dry_run
-    cases = [(c["case"]["family"], c["case"]["dtype"]) for c in report["cases"]]
-    assert cases == [("sd15", "float16"), ("sdxl", "float16"), ("sd15", "float32"), ("sdxl", "float32")]
+    cases = [(c["case"]["family"], c["case"]["dtype"], tuple(c["case"]["modes"])) for c in report["cases"]]
+    assert cases == [("sd15", "float16", ("image", "text")), ("flux_dev", "bfloat16", ("image",)),
+                     ("wan21", "bfloat16", ("image",)), ("sdxl", "float16", ("image", "text")),
+                     ("sd15", "float32", ("image", "text"))]
     assert report["skipped"] == []
     for case in report["cases"]:
-        for mode in ("image", "text"):
+        settings = case["case"]
+        for mode in settings["modes"]:
             row = case[mode]
-            assert row["finite"] is True and row["same_seed_same_result"] is True, (case["case"], mode)
-            assert len(row["ratios"]) == case["case"]["rounds"] and row["median_seconds"] > 0
-    assert text.count("| sd15 |") == 4 and text.count("| sdxl |") == 4
+            assert row["finite"] is True and row["same_seed_same_result"] is True, (settings, mode)
+            assert row["model_calls"] == row["baseline_model_calls"] == TINY_CALLS[mode], (settings, mode)
+            assert settings["min_rounds"] <= row["rounds"] <= settings["max_rounds"]
+            assert len(row["ratios"]) == len(row["adjusted_ratios"]) == row["rounds"]
+            low, high = row["ratio_interval"]
+            assert low <= row["ratio"] <= high and row["interval_coverage"] in (0.5, 0.75)  # 2 or 3 rounds: k = 1
+            assert row["adjusted_interval"][0] <= row["adjusted_ratio"] <= row["adjusted_interval"][1]
+            # the time inside the model calls is part of the run's time, on both sides
+            assert 0 < row["model_seconds"] < row["median_seconds"] * 1.5
+            assert 0 < row["baseline_model_seconds"] < row["baseline_median_seconds"] * 1.5
+    assert text.count("| sd15 |") == 4 and text.count("| sdxl |") == 2
+    assert text.count("| flux_dev |") == 1 and text.count("| wan21 |") == 1
+
+
+def test_the_flux_and_wan_cases_run_their_families_conditioning_and_latents(dry_run):
+    report, text, _, _ = dry_run
+    flux, wan = report["cases"][1], report["cases"][2]
+    assert flux["case"]["cfg"] == 1.0 and flux["case"]["guidance"] == 3.5
+    assert wan["case"]["frames"] == 9 and "32x32, 9 frames" in text
+    assert flux["parameters"] > 0 and wan["parameters"] > 0
+    # the GPU run's models at their real sizes (built on the meta device): Flux dev 11.9 B, WAN 2.1 1.3B 1.42 B
+    # parameters with its embedders, SD1.5's UNet 0.86 B, SDXL's 2.57 B
+    full = report["full_size_parameters"]
+    assert 11.8e9 < full["flux_dev"] < 12.0e9 and 1.40e9 < full["wan21"] < 1.45e9
+    assert 0.85e9 < full["sd15"] < 0.87e9 and 2.5e9 < full["sdxl"] < 2.6e9
+
+
+def test_the_report_gives_the_budget_and_what_did_not_fit(dry_run):
+    report, text, _, _ = dry_run
+    assert "| case | budget s | spent s |" in text
+    for case in gpu_check.TINY_CASES:
+        assert f"| {case.label} | {case.budget_s:.0f} |" in text
+    assert report["not_in_the_check"] and all(line in text for line in report["not_in_the_check"])
+    assert report["clock_warm_up"] is None and "no warm-up (CPU)" in text
+
+
+def test_the_full_check_is_planned_within_its_time_budget():
+    # the cases' own budgets and the clock warm-up within the default whole budget, the imports aside
+    defaults = gpu_check.parse_arguments(["--out", "r.md"])
+    assert sum(case.budget_s for case in gpu_check.FULL_CASES) + defaults.warm_s <= defaults.budget_s - 15
+    sd15_fp16 = gpu_check.FULL_CASES[0]
+    assert (sd15_fp16.family, sd15_fp16.dtype, sd15_fp16.min_rounds) == ("sd15", "float16", 8)
+
+
+def test_rounds_fill_the_time_left_within_their_bounds():
+    assert gpu_check.rounds_within(28.0, 1.4, 8, 30) == 20
+    assert gpu_check.rounds_within(5.0, 1.4, 8, 30) == 8  # the minimum even when the budget is spent
+    assert gpu_check.rounds_within(600.0, 1.4, 8, 30) == 30
+
+
+def test_the_ratio_interval_is_the_order_statistic_interval_of_the_median():
+    # n = 8: the 2nd smallest and 2nd largest cover the median with 1 - 2 (1 + 8) / 2^8 = 0.9297
+    assert gpu_check.median_interval([1.0, 8.0, 2.0, 7.0, 3.0, 6.0, 4.0, 5.0]) == (2.0, 7.0, 0.9296875)
+    # n = 3: only the extremes, covering 1 - 2 / 2^3 = 0.75 (said, since it is below 0.9)
+    assert gpu_check.median_interval([3.0, 1.0, 2.0]) == (1.0, 3.0, 0.75)
 
 
 def test_cancel_stops_within_a_step_and_every_step_gives_a_preview(dry_run):
