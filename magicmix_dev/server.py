@@ -112,7 +112,7 @@ class ComfyServer:
             "--disable-auto-launch", *self.extra_args,
         ]
 
-    def start(self) -> "ComfyServer":
+    def start(self) -> ComfyServer:
         self.port = free_loopback_port()
         command = self.command()
         self._log_file = open(self.log_path, "ab")
@@ -136,7 +136,8 @@ class ComfyServer:
         deadline = time.monotonic() + START_TIMEOUT_S
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise ServerStartError(f"ComfyUI exited with {self.process.returncode} during start-up:\n{self.log_tail()}")
+                raise ServerStartError(
+                    f"ComfyUI exited with {self.process.returncode} during start-up:\n{self.log_tail()}")
             try:
                 if requests.get(f"{self.url}/object_info", timeout=10).status_code == 200:
                     return
@@ -170,7 +171,7 @@ class ComfyServer:
         except FileNotFoundError:
             return "(no log)"
 
-    def __enter__(self) -> "ComfyServer":
+    def __enter__(self) -> ComfyServer:
         return self.start()
 
     def __exit__(self, *exc) -> None:
@@ -236,7 +237,8 @@ def run_prompt(base_url: str, prompt: dict, timeout_s: float = 300) -> dict:
             details = response.json()
         except ValueError:
             details = response.text
-        raise PromptError(f"ComfyUI refused the prompt (HTTP {response.status_code}): {_describe_refusal(details)}", details)
+        raise PromptError(f"ComfyUI refused the prompt (HTTP {response.status_code}): {_describe_refusal(details)}",
+                          details)
     prompt_id = response.json()["prompt_id"]
     try:
         entry = wait_until_done(base_url, prompt_id, timeout_s)
@@ -253,7 +255,8 @@ def _describe_refusal(details: object) -> str:
     parts = [str(details.get("error", {}).get("message", ""))]
     for node_id, node_error in (details.get("node_errors") or {}).items():
         for error in node_error.get("errors", []):
-            parts.append(f"node {node_id} ({node_error.get('class_type')}): {error.get('message')}: {error.get('details')}")
+            parts.append(f"node {node_id} ({node_error.get('class_type')}): {error.get('message')}: "
+                         f"{error.get('details')}")
     return "; ".join(p for p in parts if p)
 
 

@@ -3,7 +3,8 @@
 A workflow file is dropped on the canvas the way a user drags it in from the file manager (a
 ``drop`` event carrying the file). Then: no dialog but the expected Missing Models one (the
 loaders declare their model files in properties.models; the test server has only the generated test
-checkpoint), no missing-nodes or load-error dialog, no error toast, no uncaught page error; every node of the file is on the graph with its type, its node
+checkpoint), no missing-nodes or load-error dialog, no error toast, no uncaught page error; every node
+of the file is on the graph with its type, its node
 class found (a missing one is drawn red as a bare LGraphNode), every link kept, no two nodes
 overlapping as the canvas sizes them, and the widget values the canvas would save equal the file's.
 A control test drops a file with an unknown node type and checks that these checks see it.
@@ -105,7 +106,8 @@ FRONTENDS = (host.PINNED_FRONTEND, host.NEWER_FRONTEND)
 def canvas_server(request):
     """A test server (the pinned frontend, or the newer one) with the layout images in its input folder
     and screenshot-friendly settings; ``.frontend`` says which frontend it serves."""
-    server = request.getfixturevalue("comfy_server" if request.param == host.PINNED_FRONTEND else "newer_frontend_server")
+    fixture = "comfy_server" if request.param == host.PINNED_FRONTEND else "newer_frontend_server"
+    server = request.getfixturevalue(fixture)
     result = subprocess.run([sys.executable, str(PACK_DIR / "tools" / "install_layouts.py"),
                              "--input-dir", str(server.input_dir)], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
