@@ -21,6 +21,7 @@ import logging
 import pytest
 import torch
 
+from magicmix_dev.comparisons import relative_error
 from magicmix_dev.tiny_flow_models import TINY_FLOW_FAMILIES
 
 TOTAL_STEPS = 8
@@ -98,12 +99,6 @@ def ksampler_advanced(nodes, tiny, positive, latent, start, end, add_noise, left
     return nodes["KSamplerAdvanced"]().sample(
         model or tiny.model, "enable" if add_noise else "disable", SEED, TOTAL_STEPS, cfg_of(tiny), "euler",
         "normal", positive, tiny.negative, latent, start, end, "enable" if leftover else "disable")[0]
-
-
-def relative_error(got, expected):
-    scale = expected.abs().max().item()
-    assert scale > 0
-    return (got - expected).abs().max().item() / scale
 
 
 def counting(model):

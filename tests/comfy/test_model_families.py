@@ -9,6 +9,7 @@ format would fail on V, SDXL or flow.
 import pytest
 import torch
 
+from magicmix_dev.comparisons import assert_close_relative
 from magicmix_dev.tiny_models import EXPECTED_SAMPLING_TYPE, TINY_MODEL_FAMILIES
 
 TOTAL_STEPS = 8
@@ -73,13 +74,6 @@ def as_latent_output(tiny, sigma, sampler_state):
     return tiny.model.model.process_latent_out(model_sampling.inverse_noise_scaling(sigma, sampler_state))
 
 
-def assert_close_relative(got, expected):
-    scale = expected.abs().max().item()
-    assert scale > 0
-    error = (got - expected).abs().max().item()
-    assert error <= RELATIVE_TOLERANCE * scale, f"max error {error:.3g} vs scale {scale:.3g}"
-
-
 def test_family_has_its_sampling_type_and_latent_channels(tiny):
     # Guards the test bed itself: a misbuilt family would make the tests below test the wrong maths.
     model_sampling = tiny.model.get_model_object("model_sampling")
@@ -114,7 +108,7 @@ def test_image_layout_at_nu_zero_lands_on_the_noised_layout_at_k_min(nodes_by_na
     model_sampling = tiny.model.get_model_object("model_sampling")
     layout_state = model_sampling.noise_scaling(sigma, noise, tiny.model.model.process_latent_in(latent["samples"]))
     expected = as_latent_output(tiny, sigma, layout_state)
-    assert_close_relative(got, expected)
+    assert_close_relative(got, expected, RELATIVE_TOLERANCE)
 
     # The same comparison must fail when the content prompt has a say, or it proves nothing.
     mixed = layout_phase(nodes_by_name, tiny, layout, nu=0.5)["samples"]
@@ -125,7 +119,7 @@ def test_text_layout_at_nu_zero_lands_on_the_layout_trajectory_at_k_min(nodes_by
     layout = make_layout(nodes_by_name, tiny, "text", layout_input(tiny, "text"))
     got = layout_phase(nodes_by_name, tiny, layout, nu=0.0)["samples"]
     expected = as_latent_output(tiny, sigma_at_k_min(tiny), layout.trajectory[K_MIN_LEVEL])
-    assert_close_relative(got, expected)
+    assert_close_relative(got, expected, RELATIVE_TOLERANCE)
 
     mixed = layout_phase(nodes_by_name, tiny, layout, nu=0.5)["samples"]
     assert (mixed - expected).abs().max().item() > 100 * RELATIVE_TOLERANCE * expected.abs().max().item()
@@ -140,4 +134,4 @@ def test_text_layout_trajectory_at_k_min_is_what_ksampler_advanced_stops_at(node
         tiny.model, "enable", SEED, TOTAL_STEPS, CFG, "euler", "normal", layout_prompt(tiny), tiny.negative, empty,
         0, TOTAL_STEPS - K_MIN_LEVEL, "enable")[0]["samples"]
     recorded = as_latent_output(tiny, sigma_at_k_min(tiny), layout.trajectory[K_MIN_LEVEL])
-    assert_close_relative(recorded, stopped)
+    assert_close_relative(recorded, stopped, RELATIVE_TOLERANCE)

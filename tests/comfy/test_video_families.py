@@ -8,6 +8,7 @@ Wan22ImageToVideoLatent, LTXVImgToVideo) with tiny VAEs. Latents are 3 frames of
 import pytest
 import torch
 
+from magicmix_dev.comparisons import assert_close_relative, relative_error
 from magicmix_dev import tiny_video_models
 
 TOTAL_STEPS = 8
@@ -94,23 +95,11 @@ def img2img_from_k_max(nodes, case, latent):
                              TOTAL_STEPS)
 
 
-def relative_error(got, expected):
-    scale = expected.abs().max().item()
-    assert scale > 0
-    return (got - expected).abs().max().item() / scale
-
-
-def assert_close_relative(got, expected):
-    assert got.shape == expected.shape
-    error = relative_error(got, expected)
-    assert error <= RELATIVE_TOLERANCE, f"relative error {error:.3g}"
-
-
 def test_nu_one_is_ksampler_advanced_img2img_from_k_max(nodes, case):
     latent = layout_video(case)
     _, _, final = run(nodes, case, latent, nu=1.0)
     assert final["samples"].shape == (1, case.tiny.latent_channels, FRAMES, SIDE, SIDE)
-    assert_close_relative(final["samples"], img2img_from_k_max(nodes, case, latent))
+    assert_close_relative(final["samples"], img2img_from_k_max(nodes, case, latent), RELATIVE_TOLERANCE)
 
 
 def test_image_layout_at_nu_zero_lands_on_the_noised_layout_at_k_min(nodes, case):
@@ -122,7 +111,7 @@ def test_image_layout_at_nu_zero_lands_on_the_noised_layout_at_k_min(nodes, case
     noise = comfy.sample.prepare_noise(latent["samples"], SEED)
     noised = model_sampling.noise_scaling(sigma, noise, model.model.process_latent_in(latent["samples"]))
     expected = model.model.process_latent_out(model_sampling.inverse_noise_scaling(sigma, noised))
-    assert_close_relative(at_k_min["samples"], expected)
+    assert_close_relative(at_k_min["samples"], expected, RELATIVE_TOLERANCE)
     # The content prompt has a say at nu = 0.6, so the same comparison fails there.
     _, mixed, _ = run(nodes, case, latent, nu=NU)
     assert relative_error(mixed["samples"], expected) > 100 * RELATIVE_TOLERANCE
@@ -135,7 +124,7 @@ def test_text_layout_at_nu_one_is_the_two_chained_ksampler_advanced(nodes, case)
                                TOTAL_STEPS - K_MAX_LEVEL, leftover=True)
     expected = ksampler_advanced(nodes, case.model, case.positive, case.negative, {"samples": branch},
                                  TOTAL_STEPS - K_MAX_LEVEL, TOTAL_STEPS, add_noise=False)
-    assert_close_relative(final["samples"], expected)
+    assert_close_relative(final["samples"], expected, RELATIVE_TOLERANCE)
 
 
 def test_batch_two_of_one_layout_video_is_two_videos_along_the_batch(nodes, case):
@@ -143,7 +132,7 @@ def test_batch_two_of_one_layout_video_is_two_videos_along_the_batch(nodes, case
     _, _, final = run(nodes, case, latent, nu=1.0, batch_size=2)
     assert final["samples"].shape == (2, case.tiny.latent_channels, FRAMES, SIDE, SIDE)
     repeated = {"samples": latent["samples"].repeat(2, 1, 1, 1, 1)}
-    assert_close_relative(final["samples"], img2img_from_k_max(nodes, case, repeated))
+    assert_close_relative(final["samples"], img2img_from_k_max(nodes, case, repeated), RELATIVE_TOLERANCE)
     # each item has its own noise: two different videos, not one video of twice the frames
     assert relative_error(final["samples"][1], final["samples"][0]) > 1e-2
 
@@ -176,7 +165,7 @@ def test_a_mask_keeps_the_layout_video_outside(nodes, case, make_mask):
     # and KSamplerAdvanced reads the same mask the same way (nu = 1)
     masked = nodes["SetLatentNoiseMask"]().set_mask(latent, mask)[0]
     _, _, at_nu_one = run(nodes, case, latent, nu=1.0, mask=mask)
-    assert_close_relative(at_nu_one["samples"], img2img_from_k_max(nodes, case, masked))
+    assert_close_relative(at_nu_one["samples"], img2img_from_k_max(nodes, case, masked), RELATIVE_TOLERANCE)
 
 
 def test_every_step_of_a_5d_run_gives_a_preview(nodes, case, monkeypatch):
@@ -219,7 +208,7 @@ def test_a_4d_image_latent_is_refused_naming_the_input_unless_it_reads_as_one_fr
     one_frame = {"samples": case.tiny.latent(1, SIDE, SIDE)["samples"][:, :, 0]}
     _, _, final = run(nodes, plain, one_frame, nu=1.0)
     assert final["samples"].shape == (1, case.tiny.latent_channels, 1, SIDE, SIDE)
-    assert_close_relative(final["samples"], img2img_from_k_max(nodes, plain, one_frame))
+    assert_close_relative(final["samples"], img2img_from_k_max(nodes, plain, one_frame), RELATIVE_TOLERANCE)
 
 
 # --- start-image latents: the 5-D noise mask written by the video nodes --------------------------
@@ -268,7 +257,7 @@ def test_a_start_image_latent_keeps_its_start_frame_as_ksampler_does(nodes, fami
     assert len(masks_seen) == K_MAX_LEVEL
     for mask in masks_seen:
         assert mask.ndim == 5 and not mask[:, :, 0].any() and bool((mask[:, :, 1:] == 1).all())
-    assert_close_relative(final["samples"], reference)
+    assert_close_relative(final["samples"], reference, RELATIVE_TOLERANCE)
     assert torch.equal(final["noise_mask"], latent["noise_mask"]), "the output LATENT keeps the 5-D mask"
     # The SamplerCustomAdvanced path: the MagicMix sampler reads the LATENT's mask through ComfyUI.
     sampler = nodes["MagicMixSampler"].execute(nodes["KSamplerSelect"].execute("euler").result[0],
@@ -277,7 +266,7 @@ def test_a_start_image_latent_keeps_its_start_frame_as_ksampler_does(nodes, fami
     guider = nodes["CFGGuider"].execute(case.model, case.positive, case.negative, CFG).result[0]
     custom = nodes["SamplerCustomAdvanced"].execute(nodes["RandomNoise"].execute(SEED).result[0], guider, sampler,
                                                     sigmas, latent).result[0]
-    assert_close_relative(custom["samples"], reference)
+    assert_close_relative(custom["samples"], reference, RELATIVE_TOLERANCE)
     # mixing at nu < 1 still keeps the start frame
     _, _, mixed = run(nodes, case, latent, nu=NU)
     assert (mixed["samples"][:, :, 0] - start_frame).abs().max().item() <= start_bound
