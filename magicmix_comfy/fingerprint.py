@@ -18,7 +18,7 @@ def model_fingerprint(model) -> layout.ModelFingerprint:
                                    int(latent_format.latent_channels), type(latent_format).__name__)
 
 
-def check_layout_fits(model, magicmix_layout: layout.MagicMixLayout) -> None:
+def check_layout_fits(model, magicmix_layout: layout.MagicMixLayout, input_name: str = "layout") -> None:
     problem = magicmix_layout.model.mismatch(model_fingerprint(model))
     if problem:
-        raise MagicMixInputError(f"layout: {problem}; make the layout with the same model")
+        raise MagicMixInputError(f"{input_name}: {problem}; make the layout with the same model")

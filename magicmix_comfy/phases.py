@@ -11,6 +11,7 @@ import comfy.utils
 import latent_preview
 
 from ..magicmix_core import layout, levels, mixing
+from .experts import LOW_NOISE_INPUT, check_experts, expert_runs, shifted_callback
 from .fingerprint import check_layout_fits
 from .guidance import warn_distilled_cfg
 from .stepping import is_max_sigma, seeing_run_schedule, stepwise_function, stop_if_cancelled
@@ -53,41 +54,89 @@ class LayoutLatents:
 
 
 def sample_layout_phase(model, magicmix_layout: layout.MagicMixLayout, positive, negative, cfg: float, sampler,
-                        nus: Sequence[float]) -> torch.Tensor:
+                        nus: Sequence[float], model_low_noise=None) -> torch.Tensor:
     """The layout phase, from level K_max down to level K_min, mixing after every step.
 
     Returns z_{K_min} as LATENT samples (latent format removed, noise left in, as
-    KSamplerAdvanced's ``return_with_leftover_noise`` gives it).
+    KSamplerAdvanced's ``return_with_leftover_noise`` gives it). With two experts the steps from
+    the layout's ``switch_index`` on run on ``model_low_noise``, continuing from the first expert's
+    LATENT as a second KSamplerAdvanced would.
     """
     check_sampler(sampler)
     check_layout_fits(model, magicmix_layout)
+    _check_low_noise(model, model_low_noise, magicmix_layout)
     warn_distilled_cfg(model, cfg, magicmix_layout)
     level_range = magicmix_layout.levels
     if len(nus) != level_range.mix_count:
         raise MagicMixInputError(f"nu: need {level_range.mix_count} values (one per mix), got {len(nus)}")
-    model_sampling = model.get_model_object("model_sampling")
+    first, last = level_range.layout_start_index, level_range.content_start_index
+    runs = expert_runs(model, model_low_noise, magicmix_layout.switch_index, first, last)
+    model_sampling = runs[0][0].get_model_object("model_sampling")
     layout_latents = LayoutLatents.of(magicmix_layout, model_sampling)
-    phase_sigmas = level_range.layout_phase_sigmas(magicmix_layout.sigmas)
-    guide_latent = _latent_for_guider(model, magicmix_layout)
     if level_range.mix_count == 0:
         start = layout_latents.at_level(level_range.k_max_level, magicmix_layout.noise.to(torch.float32))
         sigma = magicmix_layout.sigma_at_level(level_range.k_max_level)
         return model.model.process_latent_out(model_sampling.inverse_noise_scaling(sigma, start))
+    callback = latent_preview.prepare_callback(runs[0][0], level_range.mix_count)
+    samples = None
+    for run_model, start, end in runs:
+        run_callback = callback if len(runs) == 1 else shifted_callback(callback, start - first, level_range.mix_count)
+        samples = _layout_phase_steps(run_model, magicmix_layout, positive, negative, cfg, sampler, nus,
+                                      layout_latents, start, end, samples, run_callback)
+    return samples
+
+
+def _layout_phase_steps(model, magicmix_layout: layout.MagicMixLayout, positive, negative, cfg: float, sampler,
+                        nus: Sequence[float], layout_latents: LayoutLatents, start: int, end: int,
+                        carried: torch.Tensor | None, callback) -> torch.Tensor:
+    """The layout phase's steps from schedule index ``start`` to ``end`` on one model.
+
+    They begin at the layout latent of level K_max, or (``carried``, a run's second expert) at the
+    LATENT samples the first expert left at ``start``.
+    """
+    level_range = magicmix_layout.levels
+    offset = start - level_range.layout_start_index  # steps of the phase already run
+    run_sigmas = magicmix_layout.sigmas[start:end + 1]
 
     def layout_latent(index: int, like: torch.Tensor) -> torch.Tensor:
-        return layout_latents.at_level(level_range.k_max_level - index, like)
+        return layout_latents.at_level(level_range.k_max_level - offset - index, like)
 
+    start_latent = (lambda x: layout_latent(0, x)) if carried is None else _start_from(model, carried, run_sigmas[0])
     layout_phase = mixing.layout_phase_function(stepwise_function(sampler), sampler.extra_options,
-                                                start_latent=lambda x: layout_latent(0, x),
-                                                layout_latent=layout_latent, nus=list(nus),
+                                                start_latent=start_latent, layout_latent=layout_latent,
+                                                nus=list(nus)[offset:offset + end - start],
                                                 before_step=stop_if_cancelled)
     mixing_sampler = comfy.samplers.KSAMPLER(
         seeing_run_schedule(layout_phase, level_range.run_sigmas(magicmix_layout.sigmas)),
         inpaint_options=sampler.inpaint_options)
-    return comfy.sample.sample_custom(model, magicmix_layout.noise, cfg, mixing_sampler, phase_sigmas, positive,
-                                      negative, guide_latent, noise_mask=magicmix_layout.noise_mask,
-                                      callback=latent_preview.prepare_callback(model, level_range.mix_count),
-                                      disable_pbar=not comfy.utils.PROGRESS_BAR_ENABLED, seed=magicmix_layout.seed)
+    return comfy.sample.sample_custom(model, magicmix_layout.noise, cfg, mixing_sampler, run_sigmas, positive,
+                                      negative, _latent_for_guider(model, magicmix_layout),
+                                      noise_mask=magicmix_layout.noise_mask, callback=callback,
+                                      disable_pbar=not comfy.utils.PROGRESS_BAR_ENABLED,
+                                      seed=magicmix_layout.seed + offset)
+
+
+def _check_low_noise(model, model_low_noise, magicmix_layout: layout.MagicMixLayout) -> None:
+    if model_low_noise is not None:
+        check_experts(model, model_low_noise)
+        check_layout_fits(model_low_noise, magicmix_layout, LOW_NOISE_INPUT)
+
+
+def _start_from(model, samples: torch.Tensor, sigma: torch.Tensor):
+    """The start latent (in sampler space) of a run given LATENT ``samples`` at ``sigma``, noise left in.
+
+    What KSamplerAdvanced with add_noise off starts from; for runs whose sampler is handed another
+    LATENT (the layout image, which a masked run keeps outside the mask).
+    """
+    model_sampling = model.get_model_object("model_sampling")
+    latent = model.model.process_latent_in(samples.to(torch.float32))
+
+    def start(x: torch.Tensor) -> torch.Tensor:
+        begin = latent.to(x)
+        return model_sampling.noise_scaling(sigma.to(x.device), torch.zeros_like(begin), begin,
+                                            is_max_sigma(model_sampling, sigma))
+
+    return start
 
 
 def _latent_for_guider(model, magicmix_layout: layout.MagicMixLayout) -> torch.Tensor:
@@ -105,51 +154,57 @@ def content_phase_seed(seed: int, level_range: levels.LevelRange) -> int:
 
 
 def sample_content_phase(model, magicmix_layout: layout.MagicMixLayout, samples: torch.Tensor, positive, negative,
-                         cfg: float, sampler) -> torch.Tensor:
+                         cfg: float, sampler, model_low_noise=None) -> torch.Tensor:
     """The content phase: plain steps from level K_min down to level 0, no mixing.
 
     ``samples`` is the layout phase's output (LATENT samples at sigma ``layout.sigma_at_level(K_min)``).
-    The same as KSamplerAdvanced with add_noise off, starting at step T - K_min.
+    The same as KSamplerAdvanced with add_noise off, starting at step T - K_min (two of them, split
+    at the layout's ``switch_index``, with two experts).
     """
     check_sampler(sampler)
     check_layout_fits(model, magicmix_layout)
+    _check_low_noise(model, model_low_noise, magicmix_layout)
     warn_distilled_cfg(model, cfg, magicmix_layout, repeat=False)  # the layout phase warned already
     if tuple(samples.shape) != magicmix_layout.latent_shape:
         raise MagicMixInputError(
             f"latent: shape {tuple(samples.shape)} does not match the layout's {magicmix_layout.latent_shape}; "
             f"connect the LATENT of the MagicMix Interpolated Sampler that used this layout")
-    phase_sigmas = magicmix_layout.levels.content_phase_sigmas(magicmix_layout.sigmas)
-    if len(phase_sigmas) < 2:  # K_min = 0: the layout phase already reached the clean level
+    level_range = magicmix_layout.levels
+    first, total = level_range.content_start_index, level_range.total_steps
+    if first >= total:  # K_min = 0: the layout phase already reached the clean level
         return samples
-    steps = len(phase_sigmas) - 1
-    seed = content_phase_seed(magicmix_layout.seed, magicmix_layout.levels)
+    steps = total - first
+    seed = content_phase_seed(magicmix_layout.seed, level_range)
+    runs = expert_runs(model, model_low_noise, magicmix_layout.switch_index, first, total)
+    callback = latent_preview.prepare_callback(runs[0][0], steps)
+    for run_model, start, end in runs:
+        run_callback = callback if len(runs) == 1 else shifted_callback(callback, start - first, steps)
+        samples = _content_phase_steps(run_model, magicmix_layout, samples, positive, negative, cfg, sampler,
+                                       magicmix_layout.sigmas[start:end + 1], run_callback, seed + start - first)
+    return samples
+
+
+def _content_phase_steps(model, magicmix_layout: layout.MagicMixLayout, samples: torch.Tensor, positive, negative,
+                         cfg: float, sampler, phase_sigmas: torch.Tensor, callback, seed: int) -> torch.Tensor:
+    """Plain steps over ``phase_sigmas`` on one model, from LATENT ``samples`` at ``phase_sigmas[0]``."""
     if magicmix_layout.noise_mask is None:
         return comfy.sample.sample_custom(model, torch.zeros_like(samples), cfg, sampler, phase_sigmas, positive,
-                                          negative, samples, callback=latent_preview.prepare_callback(model, steps),
+                                          negative, samples, callback=callback,
                                           disable_pbar=not comfy.utils.PROGRESS_BAR_ENABLED, seed=seed)
     # Masked: the sampler is given the layout image and its noise, which it keeps outside the mask,
     # and starts from the mixed latent, placed in sampler space as it places an unmasked start.
-    model_sampling = model.get_model_object("model_sampling")
-    mixed = model.model.process_latent_in(samples.to(torch.float32))
-    sigma = phase_sigmas[0]
-
-    def mixed_start(x: torch.Tensor) -> torch.Tensor:
-        start = mixed.to(x)
-        return model_sampling.noise_scaling(sigma.to(x.device), torch.zeros_like(start), start,
-                                            is_max_sigma(model_sampling, sigma))
-
     from_mixed = comfy.samplers.KSAMPLER(
-        seeing_run_schedule(mixing.starting_from(sampler.sampler_function, mixed_start),
+        seeing_run_schedule(mixing.starting_from(sampler.sampler_function, _start_from(model, samples,
+                                                                                       phase_sigmas[0])),
                             magicmix_layout.levels.run_sigmas(magicmix_layout.sigmas)),
         sampler.extra_options, sampler.inpaint_options)
     return comfy.sample.sample_custom(model, magicmix_layout.noise, cfg, from_mixed, phase_sigmas, positive, negative,
                                       _latent_for_guider(model, magicmix_layout), noise_mask=magicmix_layout.noise_mask,
-                                      callback=latent_preview.prepare_callback(model, steps),
-                                      disable_pbar=not comfy.utils.PROGRESS_BAR_ENABLED, seed=seed)
+                                      callback=callback, disable_pbar=not comfy.utils.PROGRESS_BAR_ENABLED, seed=seed)
 
 
 def magicmix(model, magicmix_layout: layout.MagicMixLayout, positive, negative, cfg: float, sampler,
-             nus: Sequence[float]) -> torch.Tensor:
+             nus: Sequence[float], model_low_noise=None) -> torch.Tensor:
     """Both phases in one call with the same conditioning, CFG and sampler: what the three nodes give chained."""
-    mixed = sample_layout_phase(model, magicmix_layout, positive, negative, cfg, sampler, nus)
-    return sample_content_phase(model, magicmix_layout, mixed, positive, negative, cfg, sampler)
+    mixed = sample_layout_phase(model, magicmix_layout, positive, negative, cfg, sampler, nus, model_low_noise)
+    return sample_content_phase(model, magicmix_layout, mixed, positive, negative, cfg, sampler, model_low_noise)

@@ -55,6 +55,9 @@ class MagicMixLayout:
     at any resolution; 1 = mix, 0 = keep the layout image); both phases hand it to ComfyUI's sampler
     as KSampler does. Outside it the layout image is kept: for text layout that is the layout prompt's
     own image, so a masked text layout also carries ``clean_latent`` (its branch run on to level 0).
+
+    ``switch_index`` (two experts, e.g. WAN 2.2 A14B): steps starting at a schedule index below it run
+    on the first model, the rest on the second (``model_low_noise``); None: one model runs every step.
     """
 
     mode: str
@@ -66,6 +69,7 @@ class MagicMixLayout:
     clean_latent: torch.Tensor | None = None
     trajectory: dict = field(default_factory=dict)
     noise_mask: torch.Tensor | None = None
+    switch_index: int | None = None
 
     @property
     def batch_size(self) -> int:

@@ -89,6 +89,23 @@ class LevelRange:
         return sigmas[self.layout_start_index:]
 
 
+def split_at_switch(start: int, end: int, switch_index: int | None) -> list[tuple[int, int, int]]:
+    """The steps from schedule index ``start`` to ``end`` as runs of one expert: (expert, first index, last index).
+
+    Expert 0 runs the steps that start below ``switch_index``, expert 1 the rest, as two
+    KSamplerAdvanced split a run at end_at_step / start_at_step ``switch_index``. ``switch_index``
+    None: one expert. A run of no steps is left out.
+    """
+    if switch_index is None or start >= end:
+        return [(0, start, end)]
+    runs = []
+    if start < min(end, switch_index):
+        runs.append((0, start, min(end, switch_index)))
+    if max(start, switch_index) < end:
+        runs.append((1, max(start, switch_index), end))
+    return runs
+
+
 def nu_values(nu_start: float, nu_end: float | None, mix_count: int, curve: str = "constant") -> list[float]:
     """The nu used by each of the layout phase's ``mix_count`` mixes, first (noisiest) to last.
 

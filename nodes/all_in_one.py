@@ -5,6 +5,7 @@ import comfy.samplers
 from comfy_api.latest import io
 
 from ..magicmix_comfy import validation
+from ..magicmix_comfy.experts import NEVER, switch_at_step_problem
 from ..magicmix_comfy.ksampler import MagicMixKSampler
 from ..magicmix_comfy.layout_building import build_layout
 from ..magicmix_comfy.phases import magicmix
@@ -43,6 +44,8 @@ class MagicMix(io.ComfyNode):
                 layout_inputs["layout_positive"],
                 layout_inputs["layout_negative"],
                 layout_inputs["mask"],
+                common.low_noise_model_input("both phases (and the text layout's branch)"),
+                common.switch_at_step_input(),
             ],
             outputs=[io.Latent.Output(display_name="latent",
                                       tooltip="The finished (clean) latent: decode it with VAE Decode.")],
@@ -50,8 +53,9 @@ class MagicMix(io.ComfyNode):
 
     @classmethod
     def validate_inputs(cls, k_min=None, k_max=None, steps=None, nu=None, nu_end=None, nu_schedule=None, cfg=None,
-                        sampler_name=None, scheduler=None):
+                        sampler_name=None, scheduler=None, switch_at_step=None):
         return (validation.levels_problem(k_min, k_max, steps) or validation.nu_problem(nu, nu_end)
+                or switch_at_step_problem(switch_at_step)
                 or common.cfg_problem(cfg=cfg)
                 or common.sampler_choice_problem(sampler_name=sampler_name, scheduler=scheduler,
                                                  nu_schedule=nu_schedule) or True)
@@ -59,12 +63,14 @@ class MagicMix(io.ComfyNode):
     @classmethod
     def execute(cls, model, positive, negative, layout_latent, seed, steps, cfg, sampler_name, scheduler, k_min, k_max,
                 nu, batch_size, nu_end=None, nu_schedule=defaults.NU_SCHEDULE, layout_positive=None,
-                layout_negative=None, mask=None) -> io.NodeOutput:
+                layout_negative=None, mask=None, model_low_noise=None, switch_at_step=NEVER) -> io.NodeOutput:
         layout = build_layout(model, layout_latent, seed, steps, scheduler, k_min, k_max, batch_size, cfg, sampler_name,
-                              layout_positive, layout_negative, mask=mask)
+                              layout_positive, layout_negative, mask=mask, model_low_noise=model_low_noise,
+                              switch_at_step=switch_at_step)
         validation.check(validation.nu_problem(nu, nu_end))
         nus = nu_values(nu, nu_end, layout.levels.mix_count, nu_schedule)
-        samples = magicmix(model, layout, positive, negative, cfg, comfy.samplers.sampler_object(sampler_name), nus)
+        samples = magicmix(model, layout, positive, negative, cfg, comfy.samplers.sampler_object(sampler_name), nus,
+                           model_low_noise)
         return io.NodeOutput(common.latent_output(samples, layout))
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 import comfy.samplers
 from comfy_api.latest import io
 
+from ..magicmix_comfy.experts import NEVER as NEVER_SWITCH
 from ..magicmix_comfy.validation import number_problem
 from ..magicmix_core import defaults
 from ..magicmix_core.levels import NU_CURVES
@@ -34,6 +35,22 @@ def latent_output(samples, layout) -> dict:
 def model_input():
     return io.Model.Input("model", tooltip="The diffusion model: SD1.x, SD2.x, SDXL, SD3/3.5, Flux, Qwen-Image and the "
                                            "other families ComfyUI loads (see docs/models.md).")
+
+
+def low_noise_model_input(where: str):
+    return io.Model.Input("model_low_noise", optional=True,
+                          tooltip=f"Optional second expert (WAN 2.2 A14B: the low-noise model; model is then the "
+                                  f"high-noise one). It runs {where} from the layout's switch_at_step on, as a "
+                                  "second KSamplerAdvanced would. Same family and schedule as model (patch both "
+                                  "alike: LoRA, ModelSamplingSD3 shift). Unconnected, model runs every step.")
+
+
+def switch_at_step_input():
+    return io.Int.Input("switch_at_step", default=NEVER_SWITCH, min=0, max=NEVER_SWITCH, optional=True,
+                        tooltip="Two experts: steps with index below this run on model (high noise), the rest on "
+                                "model_low_noise; the high expert's end_at_step in ComfyUI's WAN 2.2 A14B template "
+                                "(2 of 4 steps, 10 of 20). Counted over the full steps as KSamplerAdvanced counts, "
+                                "so it may fall inside the layout phase. 10000: never (one model).")
 
 
 def cfg_input(name="cfg", phase="this phase"):

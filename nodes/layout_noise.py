@@ -4,6 +4,7 @@ from __future__ import annotations
 from comfy_api.latest import io
 
 from ..magicmix_comfy import validation
+from ..magicmix_comfy.experts import NEVER, switch_at_step_problem
 from ..magicmix_comfy.layout_building import build_layout
 from ..magicmix_core import defaults
 from . import inputs as common
@@ -54,6 +55,8 @@ class MagicMixLayoutNoise(io.ComfyNode):
                                 tooltip="Optional custom SIGMAS (T + 1 descending values ending at 0); when "
                                         "connected they replace steps and scheduler."),
                 io.Mask.Input("mask", optional=True, tooltip=common.MASK_TOOLTIP),
+                common.low_noise_model_input("the text layout's branch here, and both phases in the samplers"),
+                common.switch_at_step_input(),
             ],
             outputs=[common.Layout.Output(display_name="layout",
                                           tooltip="The layout of this run (seed, schedule, k_min..k_max levels, "
@@ -63,15 +66,16 @@ class MagicMixLayoutNoise(io.ComfyNode):
 
     @classmethod
     def validate_inputs(cls, k_min=None, k_max=None, steps=None, scheduler=None, layout_cfg=None,
-                        layout_sampler_name=None):
+                        layout_sampler_name=None, switch_at_step=None):
         return (validation.levels_problem(k_min, k_max, steps) or common.cfg_problem(layout_cfg=layout_cfg)
+                or switch_at_step_problem(switch_at_step)
                 or common.sampler_choice_problem(scheduler=scheduler, layout_sampler_name=layout_sampler_name)
                 or True)
 
     @classmethod
     def execute(cls, model, layout_latent, seed, steps, scheduler, k_min, k_max, batch_size, layout_cfg,
                 layout_sampler_name, layout_positive=None, layout_negative=None, sigmas=None,
-                mask=None) -> io.NodeOutput:
+                mask=None, model_low_noise=None, switch_at_step=NEVER) -> io.NodeOutput:
         return io.NodeOutput(build_layout(model, layout_latent, seed, steps, scheduler, k_min, k_max, batch_size,
                                           layout_cfg, layout_sampler_name, layout_positive, layout_negative,
-                                          sigmas, mask))
+                                          sigmas, mask, model_low_noise, switch_at_step))

@@ -31,6 +31,7 @@ class MagicMixInterpolatedSampler(io.ComfyNode):
                 common.sampler_name_input(),
                 *common.nu_inputs(),
                 common.sampler_override_input(),
+                common.low_noise_model_input("this phase's steps"),
             ],
             outputs=[io.Latent.Output(display_name="latent",
                                       tooltip="The mixed latent at noise level k_min, still noisy: connect it "
@@ -44,11 +45,11 @@ class MagicMixInterpolatedSampler(io.ComfyNode):
 
     @classmethod
     def execute(cls, model, layout, positive, negative, cfg, sampler_name, nu, nu_end=None,
-                nu_schedule=defaults.NU_SCHEDULE, sampler=None) -> io.NodeOutput:
+                nu_schedule=defaults.NU_SCHEDULE, sampler=None, model_low_noise=None) -> io.NodeOutput:
         validation.check(validation.nu_problem(nu, nu_end))
         nus = nu_values(nu, nu_end, layout.levels.mix_count, nu_schedule)
         samples = sample_layout_phase(model, layout, positive, negative, cfg,
-                                      sampler or comfy.samplers.sampler_object(sampler_name), nus)
+                                      sampler or comfy.samplers.sampler_object(sampler_name), nus, model_low_noise)
         return io.NodeOutput(common.latent_output(samples, layout))
 
 
@@ -70,6 +71,7 @@ class MagicMixConditionalSampler(io.ComfyNode):
                 common.cfg_input("cfg", "the content phase"),
                 common.sampler_name_input(),
                 common.sampler_override_input(),
+                common.low_noise_model_input("this phase's steps"),
             ],
             outputs=[io.Latent.Output(display_name="latent",
                                       tooltip="The finished (clean) latent: decode it with VAE Decode.")],
@@ -80,7 +82,8 @@ class MagicMixConditionalSampler(io.ComfyNode):
         return common.cfg_problem(cfg=cfg) or common.sampler_choice_problem(sampler_name=sampler_name) or True
 
     @classmethod
-    def execute(cls, model, layout, latent, positive, negative, cfg, sampler_name, sampler=None) -> io.NodeOutput:
+    def execute(cls, model, layout, latent, positive, negative, cfg, sampler_name, sampler=None,
+                model_low_noise=None) -> io.NodeOutput:
         samples = sample_content_phase(model, layout, latent["samples"], positive, negative, cfg,
-                                       sampler or comfy.samplers.sampler_object(sampler_name))
+                                       sampler or comfy.samplers.sampler_object(sampler_name), model_low_noise)
         return io.NodeOutput(common.latent_output(samples, layout))

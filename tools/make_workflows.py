@@ -43,6 +43,7 @@ PACK_ID = "comfyui-magicmix"  # the Comfy Registry id (pyproject [project] name)
 PACK_VERSION = "0.1.0"
 CORE_VERSION = "0.3.75"  # the ComfyUI these were laid out and tested against
 SEED = 42
+NO_SWITCH = 10000  # switch_at_step's default: one model, no second expert (magicmix_comfy.experts.NEVER)
 
 SD15_CHECKPOINT = "v1-5-pruned-emaonly.safetensors"
 SDXL_CHECKPOINT = "sd_xl_base_1.0.safetensors"
@@ -86,8 +87,8 @@ WIDGET_TYPES = {"INT", "FLOAT", "STRING", "BOOLEAN", "COMBO"}
 NODE_SIZES = {
     "CheckpointLoaderSimple": (320, 98), "CLIPTextEncode": (400, 150), "LoadImage": (320, 380),
     "ImageScale": (320, 130), "VAEEncode": (200, 46), "EmptyLatentImage": (320, 106), "VAEDecode": (200, 46),
-    "SaveImage": (420, 470), "ImageStitch": (320, 150), "MagicMixLayoutNoise": (320, 330),
-    "MagicMixInterpolatedSampler": (320, 234), "MagicMixConditionalSampler": (320, 182), "MarkdownNote": (400, 300),
+    "SaveImage": (420, 470), "ImageStitch": (320, 150), "MagicMixLayoutNoise": (320, 374),
+    "MagicMixInterpolatedSampler": (320, 254), "MagicMixConditionalSampler": (320, 202), "MarkdownNote": (400, 300),
     "UNETLoader": (320, 82), "DualCLIPLoader": (320, 130), "CLIPLoader": (320, 106), "VAELoader": (320, 58),
     "FluxGuidance": (320, 58), "ModelSamplingAuraFlow": (320, 58), "EmptySD3LatentImage": (320, 106),
 }
@@ -392,7 +393,7 @@ def layout_noise(wf: Workflow, loader: Node, latent: Node, pos, layout_prompts: 
     setup = wf.setup
     node = wf.add("MagicMixLayoutNoise", pos, seed=SEED, control_after_generate="fixed", steps=setup.steps,
                   scheduler=setup.scheduler, k_min=setup.k_min, k_max=setup.k_max, batch_size=1,
-                  layout_cfg=setup.cfg, layout_sampler_name=defaults.SAMPLER)
+                  layout_cfg=setup.cfg, layout_sampler_name=defaults.SAMPLER, switch_at_step=NO_SWITCH)
     wf.link(loader, "MODEL", node, "model")
     wf.link(latent, "LATENT", node, "layout_latent")
     for prompt, input_name in zip(layout_prompts, ("layout_positive", "layout_negative")):
@@ -408,8 +409,8 @@ def mix_pair(wf: Workflow, loader: Node, layout: Node, positive: Node, negative:
               for kind in ("Interpolated", "Conditional")]
     interp = wf.add("MagicMixInterpolatedSampler", (x, y), title=titles[0], cfg=wf.setup.cfg,
                     sampler_name=defaults.SAMPLER, nu=nu, nu_end=nu, nu_schedule=defaults.NU_SCHEDULE)
-    # 310 below: room for the pack badge the canvas draws above the Conditional Sampler's title
-    cond = wf.add("MagicMixConditionalSampler", (x, y + 310), title=titles[1], cfg=wf.setup.cfg,
+    # 330 below: room for the pack badge the canvas draws above the Conditional Sampler's title
+    cond = wf.add("MagicMixConditionalSampler", (x, y + 330), title=titles[1], cfg=wf.setup.cfg,
                   sampler_name=defaults.SAMPLER)
     for target in (interp, cond):
         wf.link(loader, "MODEL", target, "model")
@@ -429,7 +430,7 @@ def decode(wf: Workflow, loader: Node, latent: Node, pos, title=None) -> Node:
 
 def mix_and_save(wf: Workflow, loader: Node, layout: Node, positive: Node, negative: Node, nu: float) -> None:
     """One sampler pair at nu, decoded and saved; the MagicMix nodes grouped."""
-    decoded = decode(wf, loader, mix_pair(wf, loader, layout, positive, negative, nu, (900, 500)), (1300, 100))
+    decoded = decode(wf, loader, mix_pair(wf, loader, layout, positive, negative, nu, (900, 550)), (1300, 100))
     save = wf.add("SaveImage", (1300, 210), filename_prefix=wf.name)
     wf.link(decoded, "IMAGE", save, "images")
     wf.group("5. Output", [decoded, save], GROUP_COLOR["output"])
@@ -522,16 +523,16 @@ def nu_sweep_wf() -> Workflow:
     for i, nu in enumerate(NU_SWEEP):
         x = 900 + i * 360
         cond = mix_pair(wf, loader, layout, positive, negative, nu, (x, 100), title_suffix=f" (nu {nu})")
-        decoded.append(decode(wf, loader, cond, (x, 650), title=f"Decode nu {nu}"))
+        decoded.append(decode(wf, loader, cond, (x, 690), title=f"Decode nu {nu}"))
     wf.group("5. MagicMix: three values of nu", wf.nodes[layout.id:], GROUP_COLOR["magicmix"])  # all after layout
     image, stitches = decoded[0], []  # stitched left to right, one more image at a time
     for i, right in enumerate(decoded[1:]):
-        stitches.append(wf.add("ImageStitch", (1040 + i * 360, 800), title=f"Side by side ({i + 1})", direction="right",
+        stitches.append(wf.add("ImageStitch", (1040 + i * 360, 840), title=f"Side by side ({i + 1})", direction="right",
                                match_image_size=True, spacing_width=8, spacing_color="white"))
         wf.link(image, "IMAGE", stitches[-1], "image1")
         wf.link(right, "IMAGE", stitches[-1], "image2")
         image = stitches[-1]
-    save = wf.add("SaveImage", (1040, 1010), size=(720, 330), filename_prefix=wf.name)
+    save = wf.add("SaveImage", (1040, 1050), size=(720, 330), filename_prefix=wf.name)
     wf.link(image, "IMAGE", save, "images")
     nus = ", ".join(str(nu) for nu in NU_SWEEP)
     wf.group(f"6. Output: nu {nus} left to right", [*stitches, save], GROUP_COLOR["output"])

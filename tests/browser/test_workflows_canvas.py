@@ -224,7 +224,8 @@ def test_workflow_loads_on_the_canvas_without_missing_nodes_or_errors(name, canv
     # the pinned frontend opens its Missing Models dialog for the files the loaders declare in
     # properties.models (a checkpoint, or a diffusion model, text encoders and a VAE), offering their
     # download; the newer one opens no dialog, flags the loader nodes (has_errors) and warns: "<file> is
-    # missing" for one file, "Missing models" for several (its errorCatalog's toastTitleOneOss / toastTitleMany).
+    # missing" for one file; for several, one issue each in a single toast, "<count> issues found" (its
+    # multipleIssueCount message).
     declared = [m for n in workflow["nodes"] for m in n["properties"].get("models", [])]
     loaders = sorted(n["type"] for n in workflow["nodes"] if n["properties"].get("models"))
     assert declared, "the workflow declares its model files"
@@ -237,7 +238,7 @@ def test_workflow_loads_on_the_canvas_without_missing_nodes_or_errors(name, canv
         close_dialogs(page)
     else:
         assert problems["dialogs"] == [], f"a dialog opened on load: {problems['dialogs']}"
-        warning = f"{declared[0]['name']} is missing" if len(declared) == 1 else "Missing models"
+        warning = f"{declared[0]['name']} is missing" if len(declared) == 1 else f"{len(declared)} issues found"
         expect(page.get_by_text(warning).first).to_be_visible(timeout=30_000)
     assert problems["error_toasts"] == [], f"an error toast appeared: {problems['error_toasts']}"
     assert errors == [], f"the page reported errors while loading: {errors}"
