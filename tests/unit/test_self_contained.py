@@ -3,8 +3,8 @@
 Fails on
 - a Markdown or HTML link (``[text](target)``, ``src="..."``, ``href="..."``) whose relative target
   resolves outside the repository root;
-- a reference to a sibling folder of a checkout (``../shared/...``) or to a tool library folder
-  (``.library/...``), in any text file;
+- a reference to the checkout's sibling folder of shared documents or to a tool library folder (the
+  two patterns in OUTSIDE_REFERENCE), in any text file;
 - an absolute path into a development machine's home or work folders: ``/work/``, ``/root/``,
   ``/home/<user>/``, ``/Users/<user>/``, ``/mnt/``.
 Allowed: web links (the paper on arXiv, the project's GitHub), the documented cache location
@@ -26,7 +26,7 @@ SKIPPED_DIRS = {".git", "test-artifacts", ".gpu-check", "__pycache__", ".pytest_
 LINK_SUFFIXES = {".md", ".html"}
 MARKDOWN_LINK = re.compile(r"\]\(\s*<?([^)\s>]+)")
 HTML_LINK = re.compile(r"""(?:src|href)\s*=\s*["']([^"']+)["']""")
-OUTSIDE_REFERENCE = re.compile(r"(?<![\w.])\.\./shared/|(?<![\w])\.library/")
+OUTSIDE_REFERENCE = re.compile(r"(?<![\w.])[.][.]/shared/|(?<![\w])[.]library/")
 MACHINE_PATH = re.compile(r"(?<![\w.~$}/-])/(?:work|root|mnt|home/\w+|Users/\w+)/")
 SCHEME = re.compile(r"^[a-zA-Z][\w+.-]*:")
 
