@@ -1,9 +1,9 @@
-"""Seeded random-weight VAE files that ComfyUI's own VAELoader loads, for the Flux and Qwen-Image workflows.
+"""Seeded random-weight VAE files that ComfyUI's own VAELoader loads, for the Flux, Qwen-Image and WAN workflows.
 
 ComfyUI detects a VAE's kind and size from its keys. The Flux VAE's own format (AutoencoderKL) is
 detected with ``ch`` 128 fixed (about 84 M parameters, slow on 2 CPU cores), but VAELoader also loads a
 TAESD-format file and reads its latent channels from the weights: a 16-channel one stands in for
-``ae.safetensors``. The Qwen-Image VAE (Wan 2.1) is detected with its width read from the weights
+``ae.safetensors``. The WAN 2.1 VAE (Qwen-Image's too) is detected with its width read from the weights
 (``decoder.head.0.gamma``), so the same class is built at width 8 (its real width is 96).
 
 Files are cached under ``$MAGICMIX_CACHE/models`` (as the test checkpoint is), never committed.
@@ -43,7 +43,8 @@ def flux_taesd_state(seed: int = DEFAULT_SEED) -> dict:
 
 
 def wan21_state(seed: int = DEFAULT_SEED) -> dict:
-    """A Wan 2.1 VAE (Qwen-Image's) of width 8 with ComfyUI's own layout: 16 latent channels, 8x down."""
+    """A WAN 2.1 VAE (Qwen-Image's too) of width 8 with ComfyUI's own layout: 16 latent channels, 8x down,
+    4x in time after the first frame."""
     host.prepare_comfy_imports()
     import comfy.ldm.wan.vae
     vae = comfy.ldm.wan.vae.WanVAE(dim=WAN21_TEST_WIDTH, z_dim=16, dim_mult=[1, 2, 4, 4], num_res_blocks=2,
@@ -51,7 +52,7 @@ def wan21_state(seed: int = DEFAULT_SEED) -> dict:
     return _initialised(vae, seed)
 
 
-TINY_VAES = {"flux": flux_taesd_state, "qwen_image": wan21_state}
+TINY_VAES = {"flux": flux_taesd_state, "wan21": wan21_state}
 
 
 def ensure_tiny_vae(kind: str, seed: int = DEFAULT_SEED, directory: Path | None = None) -> Path:

@@ -11,6 +11,9 @@ handling are exercised:
 - ``hunyuan_video``: Hunyuan Video (double + single stream blocks, pooled 768, guidance embedding, shift 7).
 - ``ltxv``: LTXV (128 channels, shift 2.37, per-frame timesteps from the denoise mask).
 
+``ensure_wan21_t2v_file`` writes a WAN 2.1 T2V diffusion-model file that ComfyUI's own UNETLoader loads
+(its detection sets one head per 128 channels, so the net is 128 wide), for the WAN workflows' e2e runs.
+
 The VAEs go through ``comfy.sd.VAE``'s own detection from a tiny state dict: WAN 2.1's width is read
 from its weights; WAN 2.2's is fixed at 160 there (700 M parameters), so it is built at width 16 by
 narrowing the class while ComfyUI constructs it; LTXV's comes from the ``config`` metadata ComfyUI reads.
@@ -20,9 +23,12 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 
+from . import host
+from .sd_checkpoint import cached_checkpoint
 from .tiny_models import initialise_weights, _patcher, _sampling_type
 
 TEXT_TOKENS = 8  # fewer than the real 512 / 256 tokens: the cross-attention is the same either way
@@ -79,6 +85,34 @@ def wan_unet_config(model_type: str = "t2v", in_dim: int = 16, out_dim: int = 16
             "in_dim": in_dim, "dim": 32, "ffn_dim": 64, "freq_dim": 256, "text_dim": WAN_TEXT_DIM,
             "out_dim": out_dim, "num_heads": 2, "num_layers": 1, "window_size": (-1, -1), "qk_norm": True,
             "cross_attn_norm": True, "eps": 1e-6}
+
+
+def wan_conditioning(seed: int) -> list:
+    """A CONDITIONING of umt5-xxl's width (what WAN's CLIPTextEncode gives), seeded."""
+    return _conditioning_maker(WAN_TEXT_DIM)(seed)
+
+
+WAN_FILE_DIM = 128  # UNETLoader's WAN detection: num_heads = dim // 128, text_dim 4096
+WAN_FILE_VERSION = 1  # bump when the weights or layout change, so older cached files are not reused
+
+
+def wan21_t2v_file_state(seed: int = 0) -> dict:
+    """The tensors of a WAN 2.1 T2V diffusion-model file (UNETLoader's key layout): one block, dim 128."""
+    host.prepare_comfy_imports()
+    import comfy.ldm.wan.model
+    import comfy.ops
+    config = wan_unet_config() | {"dim": WAN_FILE_DIM, "ffn_dim": 2 * WAN_FILE_DIM, "num_heads": 1}
+    net = comfy.ldm.wan.model.WanModel(**config, operations=comfy.ops.disable_weight_init)
+    initialise_weights(net, seed)
+    return {key: value.contiguous() for key, value in net.state_dict().items()}
+
+
+def ensure_wan21_t2v_file(seed: int = 0, directory: Path | None = None) -> Path:
+    """Path of the cached WAN 2.1 T2V file of ``seed``, generated first if it is not there."""
+    directory = Path(directory) if directory is not None else host.models_dir()
+    metadata = {"magicmix_test_model": f"wan21_t2v dim={WAN_FILE_DIM} seed={seed} version={WAN_FILE_VERSION}"}
+    target = directory / f"magicmix-test-wan21-t2v-seed{seed}-v{WAN_FILE_VERSION}.safetensors"
+    return cached_checkpoint(target, lambda: wan21_t2v_file_state(seed), metadata)
 
 
 def tiny_wan21_t2v(seed: int = 0) -> TinyVideoModel:

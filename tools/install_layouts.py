@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
-"""Copies the pack's example layout images (layouts/*.png) into ComfyUI's input folder.
+"""Copies the pack's example layout images and video (layouts/*.png, *.mp4) into ComfyUI's input folder.
 
-The shipped workflows load them with ComfyUI's own LoadImage node, which only lists and reads files
-in ComfyUI's input folder (``folder_paths.get_input_directory()``). Standard library only: run it
-with any Python.
+The shipped workflows load them with ComfyUI's own LoadImage and LoadVideo nodes, which only list and
+read files in ComfyUI's input folder (``folder_paths.get_input_directory()``). Standard library only:
+run it with any Python.
 
     python custom_nodes/comfyui-magicmix/tools/install_layouts.py            # from the ComfyUI folder
     python tools/install_layouts.py --comfyui /path/to/ComfyUI
@@ -26,8 +26,11 @@ from pathlib import Path
 LAYOUTS_DIR = Path(__file__).resolve().parent.parent / "layouts"
 
 
+LAYOUT_SUFFIXES = (".png", ".mp4")
+
+
 def layout_files() -> list[Path]:
-    return sorted(LAYOUTS_DIR.glob("*.png"))
+    return sorted(path for path in LAYOUTS_DIR.iterdir() if path.suffix in LAYOUT_SUFFIXES)
 
 
 def find_input_dir(comfyui: str | None = None) -> Path:
@@ -50,7 +53,7 @@ def find_input_dir(comfyui: str | None = None) -> Path:
 
 
 def install_layouts(input_dir: Path, force: bool = False) -> list[Path]:
-    """Copies every layouts/*.png into input_dir; returns the paths there (copied or already equal)."""
+    """Copies every layout file into input_dir; returns the paths there (copied or already equal)."""
     input_dir = Path(input_dir)
     input_dir.mkdir(parents=True, exist_ok=True)
     installed = []

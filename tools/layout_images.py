@@ -1,4 +1,4 @@
-"""The layout images the shipped workflows load, drawn by code (Pillow), no downloads.
+"""The layout images and the layout video the shipped workflows load, drawn by code (Pillow), no downloads.
 
 Flat shapes on a plain background, 512x512 RGB PNG, a few KB each. A MagicMix layout only has to
 carry a shape and its colours: at k_max the layout is noised until only coarse layout is left, so a
@@ -8,6 +8,10 @@ Drawn at 2x and reduced with a box filter for smooth edges, then stored as a 64-
 (LoadImage converts palette images to RGB). ``make_workflows.py`` writes them into ``layouts/``;
 ``install_layouts.py`` copies them into ComfyUI's input folder, where LoadImage looks. The workflows'
 template thumbnails are drawn here too, from these images (``thumbnail_jpeg``).
+
+The layout video (``LAYOUT_VIDEOS``) is the corgi walking across the frame, drawn frame by frame the
+same way and written as an H.264 MP4 with PyAV (which ComfyUI itself requires, for its video nodes):
+832x480, 33 frames at 16 fps, WAN 2.1's template size and length (frames = 4n + 1, as WAN's VAE reads them).
 """
 from __future__ import annotations
 
@@ -19,6 +23,7 @@ from PIL import Image, ImageDraw, ImageFont
 
 SIZE = 512
 SCALE = 2  # supersampling factor
+CORGI_BACKGROUND = (226, 234, 240)
 
 
 def _canvas(background: tuple[int, int, int]) -> tuple[Image.Image, ImageDraw.ImageDraw, Callable[..., list[float]]]:
@@ -38,12 +43,18 @@ def _finish(image: Image.Image) -> Image.Image:
 
 def corgi() -> Image.Image:
     """A corgi-like dog, side view, facing right: tan back, white chest and belly, short legs, big ears."""
-    image, draw, s = _canvas((226, 234, 240))
+    image, draw, s = _canvas(CORGI_BACKGROUND)
+    _draw_corgi(draw, s)
+    return _finish(image)
+
+
+def _draw_corgi(draw: ImageDraw.ImageDraw, s: Callable[..., list[float]]) -> None:
+    """The corgi in 512-space coordinates, mapped to the canvas by ``s``."""
     tan, white, dark, shadow = (214, 136, 62), (246, 240, 230), (52, 38, 30), (196, 206, 214)
     draw.ellipse(s(88, 392, 440, 424), fill=shadow)  # ground shadow
     for x in (150, 196, 330, 370):  # short legs
-        draw.rounded_rectangle(s(x, 320, x + 34, 404), radius=12 * SCALE, fill=tan)
-        draw.rounded_rectangle(s(x, 382, x + 34, 406), radius=10 * SCALE, fill=white)
+        draw.rounded_rectangle(s(x, 320, x + 34, 404), radius=s(12)[0], fill=tan)
+        draw.rounded_rectangle(s(x, 382, x + 34, 406), radius=s(10)[0], fill=white)
     draw.ellipse(s(104, 214, 420, 350), fill=tan)  # long body
     draw.ellipse(s(150, 292, 380, 352), fill=white)  # belly
     draw.ellipse(s(84, 226, 132, 262), fill=tan)  # tail stub
@@ -56,7 +67,6 @@ def corgi() -> Image.Image:
     draw.ellipse(s(404, 200, 478, 250), fill=white)  # muzzle
     draw.ellipse(s(464, 204, 484, 222), fill=dark)  # nose
     draw.ellipse(s(402, 182, 416, 196), fill=dark)  # eye
-    return _finish(image)
 
 
 def rabbit() -> Image.Image:
@@ -140,6 +150,48 @@ LAYOUT_IMAGES: dict[str, Callable[[], Image.Image]] = {
 }
 
 
+VIDEO_WIDTH, VIDEO_HEIGHT, VIDEO_FRAMES, VIDEO_FPS = 832, 480, 33, 16
+
+
+def walking_corgi_frames() -> list[Image.Image]:
+    """The corgi (at 3/4 size) walking left to right across a plain room, bobbing with its steps."""
+    size = 0.75
+    frames = []
+    for index in range(VIDEO_FRAMES):
+        image = Image.new("RGB", (VIDEO_WIDTH * SCALE, VIDEO_HEIGHT * SCALE), CORGI_BACKGROUND)
+        draw = ImageDraw.Draw(image)
+        draw.rectangle((0, 330 * SCALE, VIDEO_WIDTH * SCALE, VIDEO_HEIGHT * SCALE), fill=(204, 190, 170))  # floor
+        left = -40 + index * (VIDEO_WIDTH - 512 * size + 80) / (VIDEO_FRAMES - 1)
+        top = 40 - 10 * abs(math.sin(index * math.pi / 4))
+
+        def s(*values: float, left=left, top=top) -> list[float]:  # 512-space (x, y, x, y, ...) -> this frame
+            if len(values) == 1:  # a length
+                return [values[0] * size * SCALE]
+            return [(v * size + (top if i % 2 else left)) * SCALE for i, v in enumerate(values)]
+
+        _draw_corgi(draw, s)
+        frames.append(image.resize((VIDEO_WIDTH, VIDEO_HEIGHT), Image.Resampling.BOX))
+    return frames
+
+
+def mp4_bytes(frames: list[Image.Image], fps: int = VIDEO_FPS) -> bytes:
+    """The frames as an H.264 MP4 (yuv420p, what every player reads)."""
+    import av  # ComfyUI's own requirement; only the video needs it
+
+    buffer = io.BytesIO()
+    with av.open(buffer, mode="w", format="mp4") as container:
+        stream = container.add_stream("h264", rate=fps)
+        stream.width, stream.height, stream.pix_fmt = frames[0].width, frames[0].height, "yuv420p"
+        stream.options = {"crf": "23", "preset": "medium"}
+        for frame in frames:
+            container.mux(stream.encode(av.VideoFrame.from_image(frame)))
+        container.mux(stream.encode())
+    return buffer.getvalue()
+
+
+LAYOUT_VIDEOS: dict[str, Callable[[], list[Image.Image]]] = {"magicmix_walking_corgi.mp4": walking_corgi_frames}
+
+
 def png_bytes(image: Image.Image) -> bytes:
     buffer = io.BytesIO()
     image.save(buffer, format="PNG", optimize=True)
@@ -147,9 +199,14 @@ def png_bytes(image: Image.Image) -> bytes:
 
 
 def thumbnail_jpeg(layout: str, caption: str) -> bytes:
-    """A 256x256 card for the template browser: the layout (one of LAYOUT_IMAGES, or words) and a caption."""
+    """A 256x256 card for the template browser: the layout (one of LAYOUT_IMAGES, the middle frame of one of
+    LAYOUT_VIDEOS, or words) and a caption."""
     if layout in LAYOUT_IMAGES:
         card = LAYOUT_IMAGES[layout]().convert("RGB").resize((256, 256), Image.Resampling.LANCZOS)
+    elif layout in LAYOUT_VIDEOS:
+        middle = LAYOUT_VIDEOS[layout]()[VIDEO_FRAMES // 2]
+        card = middle.crop(((VIDEO_WIDTH - VIDEO_HEIGHT) // 2, 0, (VIDEO_WIDTH + VIDEO_HEIGHT) // 2, VIDEO_HEIGHT))
+        card = card.resize((256, 256), Image.Resampling.LANCZOS)
     else:
         card = Image.new("RGB", (256, 256), (236, 232, 222))
         ImageDraw.Draw(card).text((128, 110), layout, fill=(60, 60, 60), anchor="mm",

@@ -1,14 +1,15 @@
 #!/usr/bin/env python3
 """Writes the pack's shipped example workflows, their layout images and template thumbnails.
 
-    python tools/make_workflows.py           # (re)write workflows/*.json, workflows/*.jpg, layouts/*.png
+    python tools/make_workflows.py           # (re)write workflows/*.json, workflows/*.jpg, layouts/*.png / .mp4
     python tools/make_workflows.py --check   # exit 1 when a committed file differs from what this writes
 
 The workflows are in the UI format the ComfyUI canvas saves and loads (``version`` 0.4: nodes, links
 as ``[id, from_node, from_slot, to_node, to_slot, type]``, groups, MarkdownNote nodes), laid out as
 frontend 1.32 saves them. They go to ``workflows/``, where ComfyUI's template browser lists them with
 ``<name>.jpg`` as the thumbnail (docs/workflows.md says why one folder). The layout images are drawn
-by ``layout_images.py`` into ``layouts/`` (``install_layouts.py`` copies them to ComfyUI's input folder).
+and the layout video by ``layout_images.py`` into ``layouts/`` (``install_layouts.py`` copies them to
+ComfyUI's input folder; the video needs PyAV, which ComfyUI requires).
 
 Data it reads: ``workflow_data/object_info.json``, the server's ``/object_info`` for the node types
 used, gives each node's sockets, widgets and outputs (``refresh_object_info.py`` rewrites it,
@@ -54,13 +55,19 @@ MODELS = json.loads((PACK_DIR / "tools" / "workflow_data" / "models.json").read_
 
 
 class ModelSetup(NamedTuple):
-    """What a canvas loads and the settings its model wants (docs/models.md says where they come from)."""
+    """What a canvas loads and the settings its model wants (docs/models.md and docs/video.md say where they
+    come from)."""
     files: tuple  # one checkpoint, or the diffusion model, its text encoder(s) and its VAE (split files)
-    size: int = 512
+    size: int = 512  # the width; the height too unless ``height`` is set
     clip_type: str = ""  # the text encoder loader's type, for split files
     flux_guidance: float | None = None  # FluxGuidance on each positive prompt: a guidance-distilled model
-    aura_flow_shift: float | None = None  # ModelSamplingAuraFlow on the model, as ComfyUI's template has it
+    model_sampling: tuple | None = None  # (node type, shift) on the model, as ComfyUI's template has it
     empty_latent: str = "EmptyLatentImage"  # the text layout's empty latent
+    height: int | None = None
+    frames: int = 0  # a video model's frame count (its template's); 0 for an image model
+    fps: int = 16
+    low_noise_file: str | None = None  # a second expert's diffusion model (WAN 2.2 A14B)
+    switch_at_step: int = NO_SWITCH
     steps: int = defaults.STEPS
     k_min: float = defaults.K_MIN
     k_max: float = defaults.K_MAX
@@ -76,8 +83,21 @@ FLUX_DEV = ModelSetup(("flux1-dev.safetensors", "clip_l.safetensors", "t5xxl_fp1
                       1024, "flux", flux_guidance=3.5, empty_latent="EmptySD3LatentImage", steps=20, k_min=0.2,
                       k_max=0.4, cfg=1, scheduler="simple")
 QWEN_IMAGE = ModelSetup(("qwen_image_fp8_e4m3fn.safetensors", "qwen_2.5_vl_7b_fp8_scaled.safetensors",
-                         "qwen_image_vae.safetensors"), 1328, "qwen_image", aura_flow_shift=3.1,
-                        empty_latent="EmptySD3LatentImage", steps=20, k_min=0.2, k_max=0.4, cfg=2.5, scheduler="simple")
+                         "qwen_image_vae.safetensors"), 1328, "qwen_image",
+                        model_sampling=("ModelSamplingAuraFlow", 3.1), empty_latent="EmptySD3LatentImage", steps=20,
+                        k_min=0.2, k_max=0.4, cfg=2.5, scheduler="simple")
+# WAN as ComfyUI's templates load and run it: 2.1 T2V 1.3B (text_to_video_wan: 832x480, 33 frames, 30 steps,
+# cfg 6, shift 8) with k at SD1.5's noise (docs/video.md); 2.2 A14B (video_wan2_2_14B_t2v) on its 20-step path
+# (cfg 3.5, shift 8 on both experts, the switch at step 10), with the paper's k: the switch then falls inside
+# the layout phase (steps 8 -> 14), so both experts mix; the SD-matched k (0.2 / 0.1) would leave the high one out.
+WAN_TEXT_AND_VAE = ("umt5_xxl_fp8_e4m3fn_scaled.safetensors", "wan_2.1_vae.safetensors")
+WAN21_T2V = ModelSetup(("wan2.1_t2v_1.3B_fp16.safetensors", *WAN_TEXT_AND_VAE), 832, "wan",
+                       model_sampling=("ModelSamplingSD3", 8), empty_latent="EmptyHunyuanLatentVideo", steps=30,
+                       k_min=0.1, k_max=0.23, cfg=6, scheduler="simple", height=480, frames=33)
+WAN22_A14B = ModelSetup(("wan2.2_t2v_high_noise_14B_fp8_scaled.safetensors", *WAN_TEXT_AND_VAE), 832, "wan",
+                        model_sampling=("ModelSamplingSD3", 8), empty_latent="EmptyHunyuanLatentVideo", steps=20,
+                        cfg=3.5, scheduler="simple", height=480, frames=33,
+                        low_noise_file="wan2.2_t2v_low_noise_14B_fp8_scaled.safetensors", switch_at_step=10)
 
 # Node interfaces: the snapshot of the server's /object_info, read by the frontend's rules
 
@@ -91,6 +111,8 @@ NODE_SIZES = {
     "MagicMixInterpolatedSampler": (320, 254), "MagicMixConditionalSampler": (320, 202), "MarkdownNote": (400, 300),
     "UNETLoader": (320, 82), "DualCLIPLoader": (320, 130), "CLIPLoader": (320, 106), "VAELoader": (320, 58),
     "FluxGuidance": (320, 58), "ModelSamplingAuraFlow": (320, 58), "EmptySD3LatentImage": (320, 106),
+    "ModelSamplingSD3": (320, 58), "EmptyHunyuanLatentVideo": (320, 130), "LoadVideo": (320, 420),
+    "GetVideoComponents": (250, 66), "CreateVideo": (270, 78), "SaveVideo": (420, 470),
 }
 FRONTEND_ONLY = {"MarkdownNote"}  # drawn by the frontend, unknown to the server
 # The loaders' widgets that name a model file: each is declared in the node's properties.models, and the
@@ -128,7 +150,7 @@ def node_def(type_: str, info: dict) -> NodeDef:
             values.append(name)
             if kind == "INT" and options.get("control_after_generate", name in ("seed", "noise_seed")):
                 values.append("control_after_generate")
-            upload = upload or (section == "required" and options.get("image_upload", False))
+            upload = upload or (section == "required" and (options.get("image_upload") or options.get("video_upload")))
         if upload:
             widgets.append(("upload", "IMAGEUPLOAD", False))
             values.append("upload")
@@ -171,10 +193,12 @@ class Node:
 
 
 class Sources(NamedTuple):
-    """Where MODEL, CLIP and VAE come from when separate loaders give them: (node, output) each."""
+    """Where MODEL, CLIP and VAE come from when separate loaders give them: (node, output) each; for two
+    experts MODEL is the high-noise one."""
     MODEL: tuple
     CLIP: tuple
     VAE: tuple
+    MODEL_LOW_NOISE: tuple | None = None
 
 
 def bounds(boxes: list[tuple]) -> tuple:
@@ -188,7 +212,8 @@ class Workflow:
 
     def __init__(self, name: str, setup: ModelSetup = SD15):
         self.name, self.setup = name, setup
-        self.checkpoint, self.size = setup.files[0], setup.size  # the (first) model file it loads, the image size
+        self.checkpoint, self.size = setup.files[0], setup.size  # the (first) model file it loads, the width
+        self.height = setup.height or setup.size
         self.nodes: list[Node] = []
         self.links: list[list] = []
         self.groups: list[dict] = []
@@ -326,16 +351,25 @@ def model_loader(wf: Workflow) -> Node | Sources:
     model_file, *text_files, vae_file = setup.files
     stack: list[Node] = []
 
-    def below(type_: str, **values) -> Node:
+    def below(type_: str, title: str | None = None, **values) -> Node:
         y = stack[-1].pos[1] + stack[-1].definition.size[1] + TITLE_HEIGHT + 20 if stack else 100
-        stack.append(wf.add(type_, (0, y), **values))
+        stack.append(wf.add(type_, (0, y), title=title, **values))
         return stack[-1]
 
-    model = below("UNETLoader", unet_name=model_file, weight_dtype="default")
-    if setup.aura_flow_shift is not None:
-        patched = below("ModelSamplingAuraFlow", shift=setup.aura_flow_shift)
+    def diffusion_model(file_name: str, title: str | None = None) -> Node:
+        model = below("UNETLoader", title=title, unet_name=file_name, weight_dtype="default")
+        if setup.model_sampling is None:
+            return model
+        node_type, shift = setup.model_sampling
+        patched = below(node_type, shift=shift)
         wf.link(model, "MODEL", patched, "model")
-        model = patched
+        return patched
+
+    high_noise_title = "Load Diffusion Model (high noise)" if setup.low_noise_file else None
+    model = diffusion_model(model_file, high_noise_title)
+    low_noise = None
+    if setup.low_noise_file:
+        low_noise = diffusion_model(setup.low_noise_file, "Load Diffusion Model (low noise)")
     if len(text_files) == 2:
         clip = below("DualCLIPLoader", clip_name1=text_files[0], clip_name2=text_files[1], type=setup.clip_type,
                      device="default")
@@ -343,7 +377,7 @@ def model_loader(wf: Workflow) -> Node | Sources:
         clip = below("CLIPLoader", clip_name=text_files[0], type=setup.clip_type, device="default")
     vae = below("VAELoader", vae_name=vae_file)
     wf.group("1. Model", stack, GROUP_COLOR["model"])
-    return Sources((model, "MODEL"), (clip, "CLIP"), (vae, "VAE"))
+    return Sources((model, "MODEL"), (clip, "CLIP"), (vae, "VAE"), (low_noise, "MODEL") if low_noise else None)
 
 
 def below_model_group(wf: Workflow) -> int:
@@ -356,14 +390,30 @@ def image_layout(wf: Workflow, loader: Node | Sources, image: str, crop="center"
                  group="2. Layout image") -> tuple[Node, Node]:
     size, top = wf.size, below_model_group(wf)
     load = wf.add("LoadImage", (0, top), title=title, image=image, upload="image")
-    scale = wf.add("ImageScale", (0, top + 440), title=f"Scale layout to {size}x{size}", upscale_method="lanczos",
-                   width=size, height=size, crop=crop)
+    scale = wf.add("ImageScale", (0, top + 440), title=f"Scale layout to {size}x{wf.height}", upscale_method="lanczos",
+                   width=size, height=wf.height, crop=crop)
     encode = wf.add("VAEEncode", (120, top + 620), title="Encode layout")
     wf.link(load, "IMAGE", scale, "image")
     wf.link(scale, "IMAGE", encode, "pixels")
     wf.link(loader, "VAE", encode, "vae")
     wf.group(group, [load, scale, encode], GROUP_COLOR["layout"])
     return encode, load
+
+
+def video_layout(wf: Workflow, loader: Sources, video: str) -> Node:
+    """Load Video -> Get Video Components -> Upscale Image (each frame) -> VAE Encode: the layout video's latent."""
+    top = below_model_group(wf)
+    load = wf.add("LoadVideo", (0, top), title="Layout video", file=video, upload="image")
+    components = wf.add("GetVideoComponents", (0, top + 480))
+    scale = wf.add("ImageScale", (0, top + 600), title=f"Scale frames to {wf.size}x{wf.height}",
+                   upscale_method="lanczos", width=wf.size, height=wf.height, crop="center")
+    encode = wf.add("VAEEncode", (120, top + 780), title="Encode layout video")
+    wf.link(load, "VIDEO", components, "video")
+    wf.link(components, "images", scale, "image")
+    wf.link(scale, "IMAGE", encode, "pixels")
+    wf.link(loader, "VAE", encode, "vae")
+    wf.group("2. Layout video", [load, components, scale, encode], GROUP_COLOR["layout"])
+    return encode
 
 
 def prompt_rows(wf: Workflow) -> int:
@@ -389,12 +439,19 @@ def prompts(wf: Workflow, loader: Node | Sources, positive: str, negative: str, 
     return positive_out, nodes[1]
 
 
+def link_models(wf: Workflow, loader: Node | Sources, node: Node) -> None:
+    """The model, and a second expert's where the canvas loads one, into a MagicMix node."""
+    wf.link(loader, "MODEL", node, "model")
+    if isinstance(loader, Sources) and loader.MODEL_LOW_NOISE:
+        wf.link(loader, "MODEL_LOW_NOISE", node, "model_low_noise")
+
+
 def layout_noise(wf: Workflow, loader: Node, latent: Node, pos, layout_prompts: tuple[Node, Node] = ()) -> Node:
     setup = wf.setup
     node = wf.add("MagicMixLayoutNoise", pos, seed=SEED, control_after_generate="fixed", steps=setup.steps,
                   scheduler=setup.scheduler, k_min=setup.k_min, k_max=setup.k_max, batch_size=1,
-                  layout_cfg=setup.cfg, layout_sampler_name=defaults.SAMPLER, switch_at_step=NO_SWITCH)
-    wf.link(loader, "MODEL", node, "model")
+                  layout_cfg=setup.cfg, layout_sampler_name=defaults.SAMPLER, switch_at_step=setup.switch_at_step)
+    link_models(wf, loader, node)
     wf.link(latent, "LATENT", node, "layout_latent")
     for prompt, input_name in zip(layout_prompts, ("layout_positive", "layout_negative")):
         wf.link(prompt, "CONDITIONING", node, input_name)
@@ -413,7 +470,7 @@ def mix_pair(wf: Workflow, loader: Node, layout: Node, positive: Node, negative:
     cond = wf.add("MagicMixConditionalSampler", (x, y + 330), title=titles[1], cfg=wf.setup.cfg,
                   sampler_name=defaults.SAMPLER)
     for target in (interp, cond):
-        wf.link(loader, "MODEL", target, "model")
+        link_models(wf, loader, target)
         wf.link(layout, "layout", target, "layout")
         wf.link(positive, "CONDITIONING", target, "positive")
         wf.link(negative, "CONDITIONING", target, "negative")
@@ -429,11 +486,19 @@ def decode(wf: Workflow, loader: Node, latent: Node, pos, title=None) -> Node:
 
 
 def mix_and_save(wf: Workflow, loader: Node, layout: Node, positive: Node, negative: Node, nu: float) -> None:
-    """One sampler pair at nu, decoded and saved; the MagicMix nodes grouped."""
+    """One sampler pair at nu, decoded and saved (a video model's frames as a video); the MagicMix nodes grouped."""
     decoded = decode(wf, loader, mix_pair(wf, loader, layout, positive, negative, nu, (900, 550)), (1300, 100))
-    save = wf.add("SaveImage", (1300, 210), filename_prefix=wf.name)
-    wf.link(decoded, "IMAGE", save, "images")
-    wf.group("5. Output", [decoded, save], GROUP_COLOR["output"])
+    if wf.setup.frames:
+        video = wf.add("CreateVideo", (1300, 210), fps=wf.setup.fps)
+        save = wf.add("SaveVideo", (1300, 350), filename_prefix=f"video/{wf.name}", format="auto", codec="auto")
+        wf.link(decoded, "IMAGE", video, "images")
+        wf.link(video, "VIDEO", save, "video")
+        outputs = [decoded, video, save]
+    else:
+        save = wf.add("SaveImage", (1300, 210), filename_prefix=wf.name)
+        wf.link(decoded, "IMAGE", save, "images")
+        outputs = [decoded, save]
+    wf.group("5. Output", outputs, GROUP_COLOR["output"])
     wf.group("4. MagicMix", [n for n in wf.nodes if n.type.startswith("MagicMix")], GROUP_COLOR["magicmix"])
 
 
@@ -480,17 +545,19 @@ def image_layout_canvas(row: ImageLayoutCanvas) -> Workflow:
     return wf
 
 
-def text_layout_wf(name: str = "magicmix_text_layout", setup: ModelSetup = SD15) -> Workflow:
+def text_layout_wf(name: str = "magicmix_text_layout", setup: ModelSetup = SD15, layout_text="a photo of a pineapple",
+                   content_text="a photo of a cake") -> Workflow:
     wf = Workflow(name, setup)
     loader = model_loader(wf)
+    length = {"length": setup.frames} if setup.frames else {}
     empty = wf.add(setup.empty_latent, (0, below_model_group(wf)), title="Output size", width=wf.size,
-                   height=wf.size, batch_size=1)
+                   height=wf.height, **length, batch_size=1)
     wf.group("2. Size", [empty], GROUP_COLOR["layout"])
-    layout_prompts = prompts(wf, loader, "a photo of a pineapple", "", title="3a. Layout prompt", what="Layout")
-    positive, negative = prompts(wf, loader, "a photo of a cake", "", 100 + prompt_rows(wf), title="3b. Content prompt")
+    layout_prompts = prompts(wf, loader, layout_text, "", title="3a. Layout prompt", what="Layout")
+    positive, negative = prompts(wf, loader, content_text, "", 100 + prompt_rows(wf), title="3b. Content prompt")
     layout = layout_noise(wf, loader, empty, (900, 100), layout_prompts)
     mix_and_save(wf, loader, layout, positive, negative, 0.75)
-    add_notes(wf, notes_file(wf.name)["start"], 0.75, 520)
+    add_notes(wf, notes_file(wf.name)["start"], 0.75, 520, **(video_values(wf) if setup.frames else {}))
     return wf
 
 
@@ -507,6 +574,29 @@ def regional_wf() -> Workflow:
     mix_and_save(wf, loader, layout, positive, negative, 0.75)
     add_notes(wf, notes_file(wf.name)["start"], 0.75, 620)
     return wf
+
+
+LAYOUT_VIDEO = "magicmix_walking_corgi.mp4"  # in layouts/ (layout_images.py)
+
+
+def video_layout_wf(name: str, setup: ModelSetup, content: str) -> Workflow:
+    """A layout video and a content prompt: the video's motion and shapes, the prompt's look."""
+    wf = Workflow(name, setup)
+    loader = model_loader(wf)
+    encode = video_layout(wf, loader, LAYOUT_VIDEO)
+    positive, negative = prompts(wf, loader, content, "")
+    mix_and_save(wf, loader, layout_noise(wf, loader, encode, (900, 100)), positive, negative, 0.75)
+    add_notes(wf, notes_file(wf.name)["start"], 0.75, 620, **video_values(wf))
+    return wf
+
+
+def video_values(wf: Workflow) -> dict:
+    """The notes' $width, $height, $frames and $fps of a video canvas; $low_noise_file for two experts."""
+    setup = wf.setup
+    values = {"width": wf.size, "height": wf.height, "frames": setup.frames, "fps": setup.fps}
+    if setup.low_noise_file:
+        values |= {"low_noise_file": setup.low_noise_file, "switch_at_step": setup.switch_at_step}
+    return values
 
 
 NU_SWEEP = (0.5, 0.7, 0.9)
@@ -542,7 +632,14 @@ def nu_sweep_wf() -> Workflow:
 
 WORKFLOWS = {row.name: functools.partial(image_layout_canvas, row) for row in IMAGE_LAYOUT_CANVASES} | {
     "magicmix_text_layout": text_layout_wf, "magicmix_nu_sweep": nu_sweep_wf, "magicmix_regional": regional_wf,
-    "magicmix_flux_text_layout": functools.partial(text_layout_wf, "magicmix_flux_text_layout", FLUX_DEV)}
+    "magicmix_flux_text_layout": functools.partial(text_layout_wf, "magicmix_flux_text_layout", FLUX_DEV),
+    "magicmix_wan_video_layout": functools.partial(video_layout_wf, "magicmix_wan_video_layout", WAN21_T2V,
+                                                   "a red fox walking, snowy forest, tracking camera"),
+    "magicmix_wan_text_layout": functools.partial(text_layout_wf, "magicmix_wan_text_layout", WAN21_T2V,
+                                                  "a horse galloping across a meadow, side view, tracking camera",
+                                                  "a zebra, photo"),
+    "magicmix_wan22_two_experts": functools.partial(video_layout_wf, "magicmix_wan22_two_experts", WAN22_A14B,
+                                                    "a red fox walking, snowy forest, tracking camera")}
 
 # Thumbnail card per workflow: (layout image or layout words, content words)
 THUMBNAILS = {row.name: (row.image, row.caption) for row in IMAGE_LAYOUT_CANVASES} | {
@@ -550,6 +647,9 @@ THUMBNAILS = {row.name: (row.image, row.caption) for row in IMAGE_LAYOUT_CANVASE
     "magicmix_flux_text_layout": ("pineapple", "Flux + cake"),
     "magicmix_nu_sweep": ("magicmix_corgi.png", "nu 0.5 / 0.7 / 0.9"),
     "magicmix_regional": ("magicmix_corgi_region.png", "in the mask + coffee machine"),
+    "magicmix_wan_video_layout": (LAYOUT_VIDEO, "WAN video + fox"),
+    "magicmix_wan_text_layout": ("video: horse", "WAN + zebra"),
+    "magicmix_wan22_two_experts": (LAYOUT_VIDEO, "WAN 2.2 experts + fox"),
 }
 
 
@@ -565,7 +665,9 @@ def main(argv=None) -> int:
     texts = {WORKFLOWS_DIR / f"{name}.json": workflow_text(name) for name in WORKFLOWS}
     images = {WORKFLOWS_DIR / f"{name}.jpg": functools.partial(layout_images.thumbnail_jpeg, *THUMBNAILS[name])
               for name in WORKFLOWS} | {LAYOUTS_DIR / filename: lambda draw=draw: layout_images.png_bytes(draw())
-                                        for filename, draw in layout_images.LAYOUT_IMAGES.items()}
+                                        for filename, draw in layout_images.LAYOUT_IMAGES.items()} | {
+        LAYOUTS_DIR / filename: lambda frames=frames: layout_images.mp4_bytes(frames())
+        for filename, frames in layout_images.LAYOUT_VIDEOS.items()}
     if args.check:  # images only need to exist: another Pillow may encode the same drawing differently
         stale = [path for path, text in texts.items() if not path.exists() or path.read_text(encoding="utf-8") != text]
         stale += [path for path in images if not path.exists()]
@@ -580,7 +682,8 @@ def main(argv=None) -> int:
         path.parent.mkdir(exist_ok=True)
         path.write_bytes(draw())
     print(f"wrote {len(WORKFLOWS)} workflows and thumbnails to {WORKFLOWS_DIR.relative_to(PACK_DIR)}/, "
-          f"{len(layout_images.LAYOUT_IMAGES)} layout images to {LAYOUTS_DIR.relative_to(PACK_DIR)}/")
+          f"{len(layout_images.LAYOUT_IMAGES)} layout images and {len(layout_images.LAYOUT_VIDEOS)} layout video to "
+          f"{LAYOUTS_DIR.relative_to(PACK_DIR)}/")
     return 0
 
 

@@ -20,7 +20,7 @@ from magicmix_dev.server import ComfyServer  # noqa: E402
 from tools import make_workflows  # noqa: E402
 
 # Choices ComfyUI lists from the machine's folders: they depend on the machine, so they are left out.
-FOLDER_LISTED = make_workflows.MODEL_FILE_WIDGETS | {"LoadImage": ("image",)}
+FOLDER_LISTED = make_workflows.MODEL_FILE_WIDGETS | {"LoadImage": ("image",), "LoadVideo": ("file",)}
 
 
 def snapshot(object_info: dict) -> dict:

@@ -17,22 +17,29 @@ that its graph is accepted and runs through the server with its own prompts and 
 reduced size and steps; MagicMix on the SDXL architecture itself is tested in-process by
 tests/comfy/test_model_families.py.
 
-The Flux dev and Qwen-Image workflows load split files. They run on a second test server that also
-loads the test-only nodes of tests/e2e/stand_in_nodes/ (the pack does not ship them), 64x64, batch 2,
-their own 20 steps (the tiny nets take milliseconds a step); per component:
+The Flux dev, Qwen-Image and WAN workflows load split files. They run on a second test server that also
+loads the test-only nodes of tests/e2e/stand_in_nodes/ (the pack does not ship them), 64x64, their own
+20 or 30 steps (the tiny nets take milliseconds a step), batch 2 (the video workflows batch 1: VAEDecode
+lays a batch of videos end to end as one frame sequence, so one video's frame count is checked; batches
+of videos are tests/comfy/test_video_families.py's); per component:
 
 - VAE: ComfyUI's own VAELoader, on generated files (magicmix_dev/tiny_vaes.py): for Flux a TAESD-format
   VAE with 16 latent channels (the loader reads the channels from the weights; the Flux VAE's own
-  format is detected with width 128 fixed, about 84 M parameters), for Qwen-Image a Wan 2.1 VAE of
-  width 8 (the loader reads the width from the weights);
-- diffusion model: a stand-in node in UNETLoader's place, the family's real ComfyUI model class with a
-  small network (magicmix_dev/tiny_flow_models.py): ComfyUI's detection fixes Flux at 24 heads of 128
-  (the smallest file UNETLoader loads is about 0.38 B parameters) and Qwen-Image's block width;
+  format is detected with width 128 fixed, about 84 M parameters), for Qwen-Image and WAN a WAN 2.1 VAE
+  of width 8 (the loader reads the width from the weights);
+- diffusion model: for WAN, ComfyUI's own UNETLoader on a generated WAN 2.1 T2V file (one block, dim
+  128: its detection sets one head per 128 channels; magicmix_dev/tiny_video_models.py), one seed per
+  expert file; for Flux and Qwen-Image a stand-in node in UNETLoader's place, the family's real ComfyUI
+  model class with a small network (magicmix_dev/tiny_flow_models.py): ComfyUI's detection fixes Flux at
+  24 heads of 128 (the smallest file UNETLoader loads is about 0.38 B parameters) and Qwen-Image's block
+  width;
 - text: a stand-in node in CLIPTextEncode's place (the text encoder loader is dropped) giving
-  conditioning of the family's form at the tiny model's width, seeded by the prompt's text: T5-XXL and
-  Qwen2.5-VL 7B have fixed configurations;
-- FluxGuidance, ModelSamplingAuraFlow, LoadImage, ImageScale, VAEEncode / Decode, SaveImage and the
-  MagicMix nodes are the real ones, with the workflow's own values.
+  conditioning of the family's form at the model's text width, seeded by the prompt's text: T5-XXL,
+  umt5-xxl and Qwen2.5-VL 7B have fixed configurations;
+- FluxGuidance, ModelSamplingAuraFlow / SD3, LoadImage, LoadVideo, GetVideoComponents, ImageScale,
+  VAEEncode / Decode, CreateVideo, SaveImage / SaveVideo and the MagicMix nodes are the real ones, with
+  the workflow's own values; the layout video is the one the pack ships, installed by
+  tools/install_layouts.py. A saved video is decoded (PyAV) and its frame count and size checked.
 
 Before anything is changed, the converted prompt is checked to carry the workflow's own values
 (checkpoint name, 50 steps, k_min/k_max), and the unchanged prompt is posted once: the server must
@@ -47,18 +54,22 @@ from __future__ import annotations
 import json
 import os
 import platform
+import shutil
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+from typing import NamedTuple
+
+import av
 import numpy as np
 import pytest
 import requests
 from PIL import Image
 
 from magicmix_core.levels import LevelRange
-from magicmix_dev import tiny_vaes
+from magicmix_dev import tiny_vaes, tiny_video_models
 from magicmix_dev.checkpoints import DEFAULT_MODEL_NAME as TEST_CHECKPOINT
 from magicmix_dev.server import ComfyServer, PromptError, saved_images
 from magicmix_dev.workflow import ui_to_api
@@ -74,9 +85,25 @@ TEST_SIZE = 64
 TEST_STEPS = 8
 TEST_BATCH = 2
 STAND_IN_NODES = Path(__file__).resolve().parent / "stand_in_nodes"
-# The split-file workflows: their diffusion model file -> (stand-in family, test VAE kind, steps / k_min / k_max)
-SPLIT_FILE_MODELS = {"flux1-dev.safetensors": ("flux_dev", "flux", (20, 0.2, 0.4)),
-                     "qwen_image_fp8_e4m3fn.safetensors": ("qwen_image", "qwen_image", (20, 0.2, 0.4))}
+LAYOUT_FILE_SUFFIXES = (".png", ".mp4")
+
+
+class SplitFileModel(NamedTuple):
+    """How a split-file workflow's diffusion model file is stood in for, and what the shipped file sets."""
+    text_family: str  # the stand-in conditioning's family
+    vae_kind: str  # a tiny_vaes kind
+    shipped: tuple  # steps, k_min, k_max
+    wan_file_seed: int | None = None  # UNETLoader loads the generated WAN file of this seed; None: a stand-in node
+
+
+SPLIT_FILE_MODELS = {
+    "flux1-dev.safetensors": SplitFileModel("flux_dev", "flux", (20, 0.2, 0.4)),
+    "qwen_image_fp8_e4m3fn.safetensors": SplitFileModel("qwen_image", "wan21", (20, 0.2, 0.4)),
+    "wan2.1_t2v_1.3B_fp16.safetensors": SplitFileModel("wan", "wan21", (30, 0.1, 0.23), wan_file_seed=0),
+    "wan2.2_t2v_high_noise_14B_fp8_scaled.safetensors": SplitFileModel("wan", "wan21", (20, 0.3, 0.6), 0),
+    "wan2.2_t2v_low_noise_14B_fp8_scaled.safetensors": SplitFileModel("wan", "wan21", (20, 0.3, 0.6), 1),
+}
+WAN_FILE_SEEDS = sorted({model.wan_file_seed for model in SPLIT_FILE_MODELS.values()} - {None})
 TEXT_LOADERS = ("DualCLIPLoader", "CLIPLoader")
 # the inputs naming model files, as the server reports a missing one
 MODEL_FILE_INPUTS = {"CheckpointLoaderSimple": ("ckpt_name",), "UNETLoader": ("unet_name",),
@@ -102,8 +129,9 @@ def install_layouts(server: ComfyServer) -> Path:
     result = subprocess.run([sys.executable, str(PACK_DIR / "tools" / "install_layouts.py"),
                              "--input-dir", str(server.input_dir)], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
-    shipped = sorted(p.name for p in (PACK_DIR / "layouts").glob("*.png"))
-    assert shipped and all((server.input_dir / name).is_file() for name in shipped)
+    shipped = sorted(p.name for p in (PACK_DIR / "layouts").iterdir() if p.suffix in LAYOUT_FILE_SUFFIXES)
+    assert any(name.endswith(".mp4") for name in shipped), "the layout video"
+    assert all((server.input_dir / name).is_file() for name in shipped)
     return server.input_dir
 
 
@@ -116,12 +144,18 @@ def vae_file_name(kind: str) -> str:
     return f"magicmix-test-vae-{kind}.safetensors"
 
 
+def wan_file_name(seed: int) -> str:
+    return f"magicmix-test-wan21-t2v-seed{seed}.safetensors"
+
+
 @pytest.fixture(scope="module")
 def split_file_server(tmp_path_factory):
-    """A test server with the generated VAE files in models/vae and the test-only stand-in nodes loaded."""
+    """A test server with the generated VAE files in models/vae, the generated WAN files in
+    models/diffusion_models and the test-only stand-in nodes loaded."""
     vaes = {vae_file_name(kind): tiny_vaes.ensure_tiny_vae(kind) for kind in tiny_vaes.TINY_VAES}
-    server = ComfyServer(workdir=tmp_path_factory.mktemp("comfy-server-split-files"), model_files={"vae": vaes},
-                         custom_nodes=STAND_IN_NODES)
+    wan_files = {wan_file_name(seed): tiny_video_models.ensure_wan21_t2v_file(seed) for seed in WAN_FILE_SEEDS}
+    server = ComfyServer(workdir=tmp_path_factory.mktemp("comfy-server-split-files"),
+                         model_files={"vae": vaes, "diffusion_models": wan_files}, custom_nodes=STAND_IN_NODES)
     with server:
         info = server.object_info()
         assert {"MagicMixTestTinyDiffusionModel", "MagicMixTestTextConditioning"} <= set(info), server.log_tail()
@@ -133,12 +167,22 @@ def is_split_file(prompt: dict) -> bool:
     return bool(nodes_of(prompt, "UNETLoader"))
 
 
+def split_file_model(prompt: dict) -> SplitFileModel:
+    """The split-file workflow's (first) diffusion model, as SPLIT_FILE_MODELS stands it in."""
+    unets = nodes_of(prompt, "UNETLoader")
+    return SPLIT_FILE_MODELS[unets[min(unets, key=int)]["inputs"]["unet_name"]]
+
+
 def use_stand_ins(prompt: dict) -> None:
-    """The split-file workflow's loaders: the stand-in nodes for the diffusion model and the text, the
-    test VAE file for VAELoader (module docstring)."""
-    (unet_id, unet), = nodes_of(prompt, "UNETLoader").items()
-    family, vae_kind, _ = SPLIT_FILE_MODELS[unet["inputs"]["unet_name"]]
-    prompt[unet_id] = {"class_type": "MagicMixTestTinyDiffusionModel", "inputs": {"family": family}}
+    """The split-file workflow's loaders: the generated WAN file for UNETLoader or a stand-in node in its
+    place, a stand-in node for the text, the test VAE file for VAELoader (module docstring)."""
+    family, vae_kind = split_file_model(prompt)[:2]
+    for unet_id, unet in nodes_of(prompt, "UNETLoader").items():
+        seed = SPLIT_FILE_MODELS[unet["inputs"]["unet_name"]].wan_file_seed
+        if seed is None:
+            prompt[unet_id] = {"class_type": "MagicMixTestTinyDiffusionModel", "inputs": {"family": family}}
+        else:
+            unet["inputs"]["unet_name"] = wan_file_name(seed)
     text_loaders = [node_id for kind in TEXT_LOADERS for node_id in nodes_of(prompt, kind)]
     assert len(text_loaders) == 1, "one text encoder loader"
     del prompt[text_loaders[0]]
@@ -164,7 +208,7 @@ def shrink_for_test(prompt: dict) -> dict:
             node["inputs"]["ckpt_name"] = TEST_CHECKPOINT
         steps = TEST_STEPS
     sizers = {**nodes_of(prompt, "ImageScale"), **nodes_of(prompt, "EmptyLatentImage"),
-              **nodes_of(prompt, "EmptySD3LatentImage")}
+              **nodes_of(prompt, "EmptySD3LatentImage"), **nodes_of(prompt, "EmptyHunyuanLatentVideo")}
     assert sizers, "each workflow sets its size with Upscale Image or an empty latent"
     for node in sizers.values():
         node["inputs"]["width"] = node["inputs"]["height"] = TEST_SIZE
@@ -172,10 +216,14 @@ def shrink_for_test(prompt: dict) -> dict:
     assert len(layout_nodes) == 1, "each workflow has one MagicMix Layout Noise"
     for node in layout_nodes.values():
         node["inputs"]["steps"] = steps = steps or node["inputs"]["steps"]
-        node["inputs"]["batch_size"] = TEST_BATCH
+        node["inputs"]["batch_size"] = 1 if is_video(prompt) else TEST_BATCH
         levels = LevelRange.from_fractions(node["inputs"]["k_min"], node["inputs"]["k_max"], steps)
         assert levels.mix_count >= 2, f"{steps} steps leave only {levels.mix_count} mix(es) for these k_min/k_max"
     return prompt
+
+
+def is_video(prompt: dict) -> bool:
+    return bool(nodes_of(prompt, "SaveVideo"))
 
 
 def expected_image_size(prompt: dict, source: list) -> tuple[int, int]:
@@ -195,12 +243,12 @@ def expected_image_size(prompt: dict, source: list) -> tuple[int, int]:
     raise AssertionError(f"no size rule for {node['class_type']} feeding Save Image")
 
 
-def record_time(name: str, seconds: float, models: str, steps: int) -> None:
+def record_time(name: str, seconds: float, models: str, steps: int, batch_size: int) -> None:
     TIMES_FILE.parent.mkdir(parents=True, exist_ok=True)
     times = json.loads(TIMES_FILE.read_text()) if TIMES_FILE.exists() else {}
     times[name] = {
         "seconds": round(seconds, 2), "checkpoint": models, "size": f"{TEST_SIZE}x{TEST_SIZE}",
-        "steps": steps, "batch_size": TEST_BATCH, "device": "cpu",
+        "steps": steps, "batch_size": batch_size, "device": "cpu",
         "machine": f"{platform.machine()}, {os.cpu_count()} cores",
         "load_average_1min": round(os.getloadavg()[0], 2),  # on a shared machine the times scale with this
         "recorded": time.strftime("%Y-%m-%d %H:%M:%S"),
@@ -209,7 +257,7 @@ def record_time(name: str, seconds: float, models: str, steps: int) -> None:
 
 
 def test_every_workflow_is_under_test():
-    assert len(WORKFLOW_NAMES) == 11, WORKFLOW_NAMES
+    assert len(WORKFLOW_NAMES) == 14, WORKFLOW_NAMES
 
 
 def test_the_server_lists_the_workflows_as_the_packs_templates(comfy_server):
@@ -224,8 +272,7 @@ def test_shipped_values_are_valid_but_for_the_missing_model_files(name, comfy_se
     (layout,) = nodes_of(prompt, "MagicMixLayoutNoise").values()
     shipped = (layout["inputs"]["steps"], layout["inputs"]["k_min"], layout["inputs"]["k_max"])
     if is_split_file(prompt):
-        (unet,) = nodes_of(prompt, "UNETLoader").values()
-        assert shipped == SPLIT_FILE_MODELS[unet["inputs"]["unet_name"]][2]
+        assert shipped == split_file_model(prompt).shipped
     else:
         (loader,) = nodes_of(prompt, "CheckpointLoaderSimple").values()
         assert loader["inputs"]["ckpt_name"] in SHIPPED_CHECKPOINTS
@@ -252,14 +299,22 @@ def test_workflow_runs_on_the_server_and_saves_its_images(name, object_info, req
         request.getfixturevalue("layouts_installed")
         models = TEST_CHECKPOINT
     prompt = shrink_for_test(prompt)
-    save_nodes = nodes_of(prompt, "SaveImage")
+    if is_video(prompt):
+        check_saved = check_saved_videos
+        save_nodes = nodes_of(prompt, "SaveVideo")
+    else:
+        check_saved = check_saved_images
+        save_nodes = nodes_of(prompt, "SaveImage")
     assert save_nodes, "a shipped workflow must save its result"
 
     started = time.monotonic()
     outputs = server.run_prompt(prompt, timeout_s=600)
     (layout,) = nodes_of(prompt, "MagicMixLayoutNoise").values()
-    record_time(name, time.monotonic() - started, models, layout["inputs"]["steps"])
+    record_time(name, time.monotonic() - started, models, layout["inputs"]["steps"], layout["inputs"]["batch_size"])
+    check_saved(server, prompt, save_nodes, outputs)
 
+
+def check_saved_images(server: ComfyServer, prompt: dict, save_nodes: dict, outputs: dict) -> None:
     assert len(saved_images(outputs)) == len(save_nodes) * TEST_BATCH
     for node_id, node in save_nodes.items():
         images = [image for image in outputs.get(node_id, {}).get("images", []) if image["type"] == "output"]
@@ -276,3 +331,33 @@ def test_workflow_runs_on_the_server_and_saves_its_images(name, object_info, req
                 assert high > low, "a flat image: nothing was decoded"
         # each batch item has its own noise, so the images of one batch differ
         assert np.abs(pixels[0] - pixels[1]).max() > 0, "the two batch items are identical"
+
+
+VIDEO_RESULTS_DIR = PACK_DIR / "test-artifacts" / "video"  # decoded frames of each saved video (docs/video.md)
+
+
+def check_saved_videos(server: ComfyServer, prompt: dict, save_nodes: dict, outputs: dict) -> None:
+    """One MP4 per Save Video, with the layout's frame count, at the test size, its frames not all alike."""
+    expected_frames = layout_frame_count(server, prompt)
+    for node_id, node in save_nodes.items():
+        videos = [video for video in outputs.get(node_id, {}).get("images", []) if video["type"] == "output"]
+        assert len(videos) == 1, f"Save Video {node_id} saved {len(videos)} files"
+        path = server.output_file(videos[0])
+        assert path.suffix == ".mp4" and videos[0]["filename"].startswith(
+            Path(node["inputs"]["filename_prefix"]).name)
+        with av.open(str(path)) as container:
+            frames = [frame.to_ndarray(format="rgb24") for frame in container.decode(video=0)]
+        assert len(frames) == expected_frames, f"{len(frames)} frames, the layout has {expected_frames}"
+        assert frames[0].shape == (TEST_SIZE, TEST_SIZE, 3)
+        assert max(np.ptp(frame) for frame in frames) > 0, "flat frames: nothing was decoded"
+        VIDEO_RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(path, VIDEO_RESULTS_DIR / f"{node['inputs']['filename_prefix'].split('/')[-1]}.mp4")
+
+
+def layout_frame_count(server: ComfyServer, prompt: dict) -> int:
+    """The frames of the workflow's layout: the layout video's (Load Video), or the empty video latent's length."""
+    for node in nodes_of(prompt, "LoadVideo").values():
+        with av.open(str(server.input_dir / node["inputs"]["file"])) as container:
+            return sum(1 for _ in container.decode(video=0))
+    (empty,) = nodes_of(prompt, "EmptyHunyuanLatentVideo").values()
+    return empty["inputs"]["length"]
