@@ -187,6 +187,52 @@ def test_every_step_of_a_5d_run_gives_a_preview(nodes, case, monkeypatch):
         assert preview is not None and preview[1].size[0] >= SIDE
 
 
+@pytest.mark.parametrize("phase", ["MagicMixInterpolatedSampler", "MagicMixConditionalSampler"])
+def test_cancel_on_a_5d_run_stops_within_the_step_and_the_next_run_is_whole(nodes, case, phase, monkeypatch):
+    """Cancel (the queue's button sets ComfyUI's interrupt flag) while the first model call of each phase runs:
+    the step ends, no further model call starts, and the next run gives what an uncancelled one gives. The
+    progress hook is the server's (main.py's checks the flag at every step's progress report); the real
+    server's Cancel is tests/e2e/test_cancel.py's, on image latents."""
+    import comfy.model_management
+    import comfy.utils
+    calls = {"phase": None, "count": 0, "at_interrupt": None}
+
+    def server_progress_hook(value, total, preview_image, prompt_id=None, node_id=None):
+        comfy.model_management.throw_exception_if_processing_interrupted()
+
+    monkeypatch.setattr(comfy.utils, "PROGRESS_BAR_HOOK", server_progress_hook)
+
+    def counting(apply_model, args):
+        calls["count"] += 1
+        output = apply_model(args["input"], args["timestep"], **args["c"])
+        if calls["phase"] == phase and calls["at_interrupt"] is None:  # the phase's first model call ends
+            calls["at_interrupt"] = calls["count"]
+            comfy.model_management.interrupt_current_processing(True)
+        return output
+
+    model = case.model.clone()
+    model.set_model_unet_function_wrapper(counting)
+    layout = nodes["MagicMixLayoutNoise"].execute(model, layout_video(case), SEED, TOTAL_STEPS, "normal", K_MIN,
+                                                  K_MAX, 1, CFG, "euler").result[0]
+    mixed = nodes["MagicMixInterpolatedSampler"].execute(case.model, layout, case.positive, case.negative, CFG,
+                                                         "euler", NU).result[0]
+    args = {"MagicMixInterpolatedSampler": (model, layout, case.positive, case.negative, CFG, "euler", NU),
+            "MagicMixConditionalSampler": (model, layout, mixed, case.positive, case.negative, CFG, "euler")}[phase]
+    calls["phase"] = phase
+    try:
+        with pytest.raises(comfy.model_management.InterruptProcessingException):
+            nodes[phase].execute(*args)
+    finally:
+        comfy.model_management.interrupt_current_processing(False)
+    assert calls["at_interrupt"] is not None and calls["count"] == calls["at_interrupt"], \
+        f"{calls['count'] - calls['at_interrupt']} model calls after the interrupt"
+    # the flag was consumed: the same node runs whole again, equal to a run that was never cancelled
+    calls["phase"] = None
+    again = nodes[phase].execute(*args).result[0]["samples"]
+    plain = nodes[phase].execute(case.model, *args[1:]).result[0]["samples"]
+    assert torch.equal(again, plain)
+
+
 def test_a_content_latent_of_another_frame_count_or_size_is_refused_naming_the_input(nodes, case):
     layout = nodes["MagicMixLayoutNoise"].execute(case.model, layout_video(case), SEED, TOTAL_STEPS, "normal", K_MIN,
                                                   K_MAX, 1, CFG, "euler").result[0]
