@@ -13,17 +13,33 @@ from __future__ import annotations
 import argparse
 import hashlib
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
 from magicmix_dev.sd_checkpoint import cached_checkpoint, place_file, sd15_state_dict
 
-from . import _host
+from . import _host, world
 
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 UNET_WEIGHTS = WEIGHTS_DIR / "unet.safetensors"
 DECODER_WEIGHTS = WEIGHTS_DIR / "taesd_decoder.safetensors"
+
+
+@dataclass(frozen=True)
+class ModelFiles:
+    """One demo model: its world, its UNet's depth and its committed weights. The decoder is shared: the
+    latent is the same cell map at any image size, and the 64 px world's decoder turns 128 px latents back
+    into images with a mean absolute error of 0.003 (docs/demo_world.md)."""
+    world: world.WorldSpec
+    levels: int
+    unet: Path
+    decoder: Path = DECODER_WEIGHTS
+
+
+MODELS = {"v1": ModelFiles(world.V1, 2, UNET_WEIGHTS),
+          "v2": ModelFiles(world.V2, 3, WEIGHTS_DIR / "v2" / "unet.safetensors")}
 MODEL_NAME = "magicmix-demo-world.safetensors"
 # Bump when the assembly changes, so cached files of older builds are not reused.
 ASSEMBLY_VERSION = 1
@@ -34,12 +50,12 @@ def load_weights(path: Path) -> dict:
     return {k: v.to(torch.float32) for k, v in load_file(str(path)).items()}
 
 
-def unet_state(path: Path = UNET_WEIGHTS) -> dict:
+def unet_state(path: Path = UNET_WEIGHTS, levels: int = 2) -> dict:
     """The narrow UNet's weights: the committed ones, else the seeded initialisation (before any training)."""
     if path.is_file():
         return load_weights(path)
     from . import unet
-    return unet.new_narrow_unet().state_dict()
+    return unet.new_narrow_unet(levels=levels).state_dict()
 
 
 def vae_state(decoder_path: Path = DECODER_WEIGHTS) -> dict:
@@ -51,30 +67,31 @@ def vae_state(decoder_path: Path = DECODER_WEIGHTS) -> dict:
     return vae.state_dict()
 
 
-def _fingerprint(*paths: Path) -> str:
-    h = hashlib.sha256(f"assembly {ASSEMBLY_VERSION}".encode())
+def _fingerprint(levels: int, *paths: Path) -> str:
+    h = hashlib.sha256(f"assembly {ASSEMBLY_VERSION}".encode() + (f" levels {levels}".encode() if levels != 2 else b""))
     for path in paths:
         h.update(path.read_bytes() if path.is_file() else b"(initialisation)")
     return h.hexdigest()[:12]
 
 
-def build_state_dict(unet_path: Path = UNET_WEIGHTS, decoder_path: Path = DECODER_WEIGHTS) -> dict:
+def build_state_dict(unet_path: Path = UNET_WEIGHTS, decoder_path: Path = DECODER_WEIGHTS, levels: int = 2) -> dict:
     _host.import_comfy()
     from . import text_encoder, unet
-    return sd15_state_dict(lambda: unet.export_wide(unet_state(unet_path)), text_encoder.generate,
+    return sd15_state_dict(lambda: unet.export_wide(unet_state(unet_path, levels)), text_encoder.generate,
                            lambda: vae_state(decoder_path))
 
 
-def ensure_checkpoint(unet_path: Path = UNET_WEIGHTS, decoder_path: Path = DECODER_WEIGHTS) -> Path:
+def ensure_checkpoint(unet_path: Path = UNET_WEIGHTS, decoder_path: Path = DECODER_WEIGHTS, levels: int = 2) -> Path:
     """The cached checkpoint for these weights (built first if it is not there yet)."""
     directory = _host.cache_dir() / "checkpoints"
-    target = directory / f"magicmix-demo-world-{_fingerprint(unet_path, decoder_path)}.safetensors"
+    stem = "magicmix-demo-world" if levels == 2 else f"magicmix-demo-world-{levels}-levels"
+    target = directory / f"{stem}-{_fingerprint(levels, unet_path, decoder_path)}.safetensors"
     if target.is_file():
         return target
-    cached_checkpoint(target, lambda: build_state_dict(unet_path, decoder_path),
+    cached_checkpoint(target, lambda: build_state_dict(unet_path, decoder_path, levels),
                       {"magicmix_demo_world": f"assembly {ASSEMBLY_VERSION}"})
-    for older in directory.glob("magicmix-demo-world-*.safetensors"):  # 0.3 GB each: keep the newest only
-        if older != target:
+    for older in directory.glob(f"{stem}-*.safetensors"):  # 0.3 GB each: keep the newest of each depth only
+        if older != target and older.stem.rsplit("-", 1)[0] == stem:
             older.unlink()
     return target
 

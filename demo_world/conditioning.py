@@ -19,9 +19,9 @@ from . import _host, world
 NULL_PROMPT = ""
 
 
-def prompt_table() -> list[str]:
-    """Row 0 is the null prompt, then every world prompt in ``world.all_prompts`` order (full ones first)."""
-    return [NULL_PROMPT] + world.all_prompts()
+def prompt_table(spec: world.WorldSpec = world.V1) -> list[str]:
+    """Row 0 is the null prompt, then every prompt of the world in ``spec.prompts()`` order (full ones first)."""
+    return [NULL_PROMPT] + spec.prompts()
 
 
 def encode_prompts(checkpoint_path, prompts: list[str]) -> torch.Tensor:
@@ -37,30 +37,32 @@ def encode_prompts(checkpoint_path, prompts: list[str]) -> torch.Tensor:
     return torch.stack(rows)
 
 
-def _cache_path() -> Path:
+def _cache_path(spec: world.WorldSpec) -> Path:
     import hashlib
     from . import text_encoder
-    prompts = hashlib.sha256("\n".join(prompt_table()).encode()).hexdigest()[:8]
+    prompts = hashlib.sha256("\n".join(prompt_table(spec)).encode()).hexdigest()[:8]
     return _host.cache_dir() / f"conditioning-{text_encoder.WEIGHTS_SHA256[:12]}-{prompts}.pt"
 
 
-def prompt_conditioning() -> torch.Tensor:
+def prompt_conditioning(spec: world.WorldSpec = world.V1) -> torch.Tensor:
     """The table's encodings (cached under the demo world's cache, keyed by the text encoder's hash).
 
     Made in a process of its own: ComfyUI picks its CLIP attention from its settings at import, and
     the table must be what the server's CLIPTextEncode gives, not what a trainer's settings give.
     """
-    path = _cache_path()
+    path = _cache_path(spec)
     if not path.is_file():
-        subprocess.run([sys.executable, "-m", "demo_world.conditioning"], check=True, cwd=_host.REPO)
+        subprocess.run([sys.executable, "-m", "demo_world.conditioning", spec.name], check=True, cwd=_host.REPO)
     return torch.load(path)
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
     from . import checkpoint
-    table = encode_prompts(checkpoint.ensure_checkpoint(), prompt_table())
-    atomic_write(lambda p: torch.save(table, p), _cache_path())
-    print(_cache_path())
+    names = argv if argv is not None else sys.argv[1:]
+    spec = world.WORLDS[names[0] if names else world.V1.name]
+    table = encode_prompts(checkpoint.ensure_checkpoint(), prompt_table(spec))  # one text encoder for every world
+    atomic_write(lambda p: torch.save(table, p), _cache_path(spec))
+    print(_cache_path(spec))
     return 0
 
 

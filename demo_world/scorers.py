@@ -13,7 +13,9 @@ its silhouette matches another. Exact rules over the known world, no learned cla
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
+
 import numpy as np
 
 from . import world
@@ -69,7 +71,8 @@ def _best_silhouettes(mask: np.ndarray) -> np.ndarray:
         for step in _SIZE_STEPS:
             s = size * step
             centre = (cx, cy - (0.2 * s if shape == "triangle" else 0.0))
-            best = max(best, iou(mask, world.silhouette(world.Scene(shape, "red", "plain", centre, s))))
+            scene = world.Scene(shape, "red", "plain", centre, s)
+            best = max(best, iou(mask, world.silhouette(scene, mask.shape[0])))
         scores.append(best)
     return np.asarray(scores)
 
@@ -93,17 +96,16 @@ def _interior(mask: np.ndarray) -> np.ndarray:
     return out
 
 
-def _pattern_maps() -> list[tuple[str, np.ndarray]]:
+@functools.cache
+def _pattern_maps(cells: int = world.IMAGE_SIZE // world.CELL) -> list[tuple[str, np.ndarray]]:
+    """Each pattern's dark-pixel map at each phase, for images of ``cells`` x ``cells`` latent cells."""
     maps = []
     for pattern in world.PATTERNS:
         phases = [(0, 0)] if pattern == "plain" else [(px, py) for py in (0, 1) for px in (0, 1)]
         for phase in phases:
-            cells = world.dark_cells(pattern, phase)
-            maps.append((pattern, np.kron(cells, np.ones((world.CELL, world.CELL))).astype(bool)))
+            dark = world.dark_cells(pattern, phase, cells)
+            maps.append((pattern, np.kron(dark, np.ones((world.CELL, world.CELL))).astype(bool)))
     return maps
-
-
-_PATTERN_MAPS = _pattern_maps()
 
 
 def read(image: np.ndarray, region: np.ndarray | None = None) -> Reading:
@@ -132,7 +134,8 @@ def read_batch(images: np.ndarray, regions: np.ndarray | None = None) -> list[Re
                 distances = np.linalg.norm(palette - image[light].mean(axis=0), axis=1)
                 if distances.min() <= COLOUR_MAX_DISTANCE:
                     colour = world.COLOUR_NAMES[int(distances.argmin())]
-            agreements = [(float((dark[inner] == m[inner]).mean()), name) for name, m in _PATTERN_MAPS]
+            maps = _pattern_maps(image.shape[0] // world.CELL)
+            agreements = [(float((dark[inner] == m[inner]).mean()), name) for name, m in maps]
             agreement, name = max(agreements)
             pattern = name if agreement >= PATTERN_MIN_AGREEMENT else NONE
         readings.append(Reading(shape, colour, pattern, float(scores[best_shape]), agreement))

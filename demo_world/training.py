@@ -26,7 +26,7 @@ def step_seed(seed: int, step: int) -> int:
 def save_weights(state: dict, target: Path, steps: int, what: str) -> None:
     """fp16 safetensors with the number of training steps behind them in the metadata."""
     from safetensors.torch import save_file
-    half = {k: v.detach().to(torch.float16).contiguous() for k, v in state.items()}
+    half = {k: v.detach().to("cpu", torch.float16).contiguous() for k, v in state.items()}
     atomic_write(lambda p: save_file(half, p, metadata={"trained_steps": str(steps), "what": what}), target)
 
 
@@ -36,15 +36,26 @@ def trained_steps(path: Path) -> int:
         return int((f.metadata() or {}).get("trained_steps", 0))
 
 
-class Run:
-    """A model, its EMA copy and optimizer, resumable from ``state_path``."""
+def pick_device(name: str = "auto") -> torch.device:
+    """``auto``: the first CUDA device where torch sees one, else the CPU; any other name as torch reads it."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = torch.device(name)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise SystemExit(f"--device {name}: torch sees no CUDA device here (use auto or cpu)")
+    return device
 
-    def __init__(self, model: torch.nn.Module, optimizer_factory, weights_path: Path, state_path: Path):
-        self.model, self.weights_path, self.state_path = model, weights_path, state_path
+
+class Run:
+    """A model, its EMA copy and optimizer on ``device``, resumable from ``state_path`` (on any device)."""
+
+    def __init__(self, model: torch.nn.Module, optimizer_factory, weights_path: Path, state_path: Path,
+                 device: torch.device = torch.device("cpu")):
+        self.model, self.weights_path, self.state_path, self.device = model.to(device), weights_path, state_path, device
         self.optimizer = optimizer_factory(model.parameters())
         self.step = 0
         if state_path.is_file():
-            saved = torch.load(state_path)
+            saved = torch.load(state_path, map_location=device)
             model.load_state_dict(saved["model"])
             self.ema = copy.deepcopy(model)
             self.ema.load_state_dict(saved["ema"])
@@ -54,7 +65,8 @@ class Run:
         else:
             if weights_path.is_file():
                 from safetensors.torch import load_file
-                model.load_state_dict({k: v.float() for k, v in load_file(str(weights_path)).items()})
+                weights = load_file(str(weights_path), device=str(device))
+                model.load_state_dict({k: v.float() for k, v in weights.items()})
                 self.step = trained_steps(weights_path)
                 self.source = f"committed weights {weights_path} ({self.step} steps), fresh optimizer"
             else:
@@ -77,12 +89,20 @@ class Run:
         save_weights(self.ema.state_dict(), self.weights_path, self.step, what)
 
 
-def train(run: Run, loss_fn, until_step: int, save_every: int, log_every: int, what: str, clip: float = 1.0) -> None:
-    """Steps ``run`` until ``until_step``; ``loss_fn(model, step)`` gives the loss of that step's batch."""
-    print(f"[{what}] {run.source}; training to step {until_step} on {torch.get_num_threads()} thread(s)", flush=True)
+def train(run: Run, loss_fn, until_step: int, save_every: int, log_every: int, what: str, clip: float = 1.0,
+          minutes: float | None = None) -> None:
+    """Steps ``run`` until ``until_step`` (or, given ``minutes``, until that much wall time has passed, then
+    saves: a run on a lent machine ends in time and resumes later); ``loss_fn(model, step)`` gives the loss
+    of that step's batch."""
+    where = f"{torch.get_num_threads()} CPU thread(s)" if run.device.type == "cpu" else str(run.device)
+    print(f"[{what}] {run.source}; training to step {until_step} on {where}", flush=True)
     started, losses = time.monotonic(), []
     first = run.step
     while run.step < until_step:
+        if minutes is not None and time.monotonic() - started > 60 * minutes:
+            print(f"[{what}] stopped at step {run.step} after {minutes:g} min", flush=True)
+            run.save(what)
+            break
         loss = loss_fn(run.model, run.step)
         run.optimizer.zero_grad(set_to_none=True)
         loss.backward()

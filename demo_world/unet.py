@@ -21,6 +21,7 @@ narrow net's output.
 """
 from __future__ import annotations
 
+import functools
 import math
 import re
 
@@ -34,18 +35,24 @@ CONTEXT_DIM = 768
 GROUPS = 32
 
 
-def unet_config(model_channels: int) -> dict:
-    """Two levels of equal width (so every concatenation is of two same-width spaces), two res blocks
-    each, a transformer after every res block and in the middle: SD1.5's block types, smaller."""
+def unet_config(model_channels: int, levels: int = 2) -> dict:
+    """``levels`` levels of equal width (so every concatenation is of two same-width spaces), two res
+    blocks each, a transformer after every res block and in the middle: SD1.5's block types, smaller.
+    Two levels for the 64 px world (8 x 8 latent), three for the 128 px one (16 x 16)."""
     return {
         "image_size": 32, "in_channels": 4, "out_channels": 4, "model_channels": model_channels,
-        "num_res_blocks": [2, 2], "channel_mult": [1, 1], "transformer_depth": [1, 1, 1, 1],
-        "transformer_depth_output": [1, 1, 1, 1, 1, 1], "transformer_depth_middle": 1,
+        "num_res_blocks": [2] * levels, "channel_mult": [1] * levels, "transformer_depth": [1] * (2 * levels),
+        "transformer_depth_output": [1] * (3 * levels), "transformer_depth_middle": 1,
         "num_heads": HEADS, "num_head_channels": -1, "use_spatial_transformer": True,
         "use_linear_in_transformer": False, "context_dim": CONTEXT_DIM, "legacy": False,
         "use_checkpoint": False, "adm_in_channels": None,
         "use_temporal_attention": False, "use_temporal_resblock": False,
     }
+
+
+def levels_of(state: dict) -> int:
+    """The number of levels of a UNet state dict (of this config: 3 input blocks per level)."""
+    return (1 + max(int(k.split(".")[1]) for k in state if k.startswith("input_blocks."))) // 3
 
 
 def _virtual_stats(x: torch.Tensor, dims: tuple, factor: int, eps: float):
@@ -77,10 +84,11 @@ def virtual_width_ops():
     return VirtualWidthOps
 
 
-def new_narrow_unet(seed: int = 0):
+def new_narrow_unet(seed: int = 0, levels: int = 2):
     """The trainable narrow UNet (ComfyUI's UNetModel with VirtualWidthOps), seeded initialisation."""
     from comfy.ldm.modules.diffusionmodules.openaimodel import UNetModel
-    unet = UNetModel(**unet_config(NARROW_CHANNELS), dtype=torch.float32, device="cpu", operations=virtual_width_ops())
+    unet = UNetModel(**unet_config(NARROW_CHANNELS, levels), dtype=torch.float32, device="cpu",
+                     operations=virtual_width_ops())
     initialise(unet, torch.Generator().manual_seed(seed))
     return unet
 
@@ -153,7 +161,7 @@ def _index_for(key: str, dim: int, n: int) -> torch.Tensor:
 
 def export_wide(narrow_state: dict) -> dict:
     """The narrow UNet's state dict placed into the 320-wide SD1.5 layout (UNet keys, no prefix)."""
-    wide_unet = wide_shapes()
+    wide_unet = wide_shapes(levels_of(narrow_state))
     out = {}
     q_scale = math.sqrt(WIDTH_FACTOR)  # 1/sqrt(8) -> 1/sqrt(40) attention scale
     for key, tensor in narrow_state.items():
@@ -171,16 +179,11 @@ def export_wide(narrow_state: dict) -> dict:
     return out
 
 
-_WIDE_SHAPES: dict | None = None
-
-
-def wide_shapes() -> dict:
-    """Key -> shape of the 320-wide UNet (built once on the meta device)."""
-    global _WIDE_SHAPES
-    if _WIDE_SHAPES is None:
-        import comfy.ops
-        from comfy.ldm.modules.diffusionmodules.openaimodel import UNetModel
-        wide = UNetModel(**unet_config(WIDE_CHANNELS), dtype=torch.float32, device="meta",
-                         operations=comfy.ops.disable_weight_init)
-        _WIDE_SHAPES = {k: tuple(v.shape) for k, v in wide.state_dict().items()}
-    return _WIDE_SHAPES
+@functools.cache
+def wide_shapes(levels: int = 2) -> dict:
+    """Key -> shape of the 320-wide UNet (built once per depth on the meta device)."""
+    import comfy.ops
+    from comfy.ldm.modules.diffusionmodules.openaimodel import UNetModel
+    wide = UNetModel(**unet_config(WIDE_CHANNELS, levels), dtype=torch.float32, device="meta",
+                     operations=comfy.ops.disable_weight_init)
+    return {k: tuple(v.shape) for k, v in wide.state_dict().items()}

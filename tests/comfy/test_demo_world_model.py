@@ -8,6 +8,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 import torch
 
 from magicmix_dev import host
@@ -31,23 +32,35 @@ def test_the_checkpoint_is_detected_as_sd15_with_a_taesd_vae(demo_model):
     assert vae.latent_channels == latent.LATENT_CHANNELS
 
 
-def test_the_export_of_random_narrow_weights_is_exact():
+@pytest.mark.parametrize("levels,cells", [(2, 8), (3, 16)], ids=["v1-two-levels", "v2-three-levels"])
+def test_the_export_of_random_narrow_weights_is_exact(levels, cells):
     # every parameter non-zero, so no structural zero of the narrow net hides a wrong placement
     import comfy.ops
     from comfy.ldm.modules.diffusionmodules.openaimodel import UNetModel
-    net = unet.new_narrow_unet()
+    net = unet.new_narrow_unet(levels=levels)
     generator = torch.Generator().manual_seed(3)
     with torch.no_grad():
         for p in net.parameters():
             p.copy_(torch.randn(p.shape, generator=generator) * 0.1)
-    wide = UNetModel(**unet.unet_config(unet.WIDE_CHANNELS), dtype=torch.float32, device="cpu",
+    wide = UNetModel(**unet.unet_config(unet.WIDE_CHANNELS, levels), dtype=torch.float32, device="cpu",
                      operations=comfy.ops.disable_weight_init)
-    wide.load_state_dict(unet.export_wide(net.state_dict()), strict=True)
-    x, t, context = torch.randn(3, 4, 8, 8, generator=generator), torch.tensor([999.0, 500.0, 3.0]), \
+    exported = unet.export_wide(net.state_dict())
+    assert unet.levels_of(exported) == levels
+    wide.load_state_dict(exported, strict=True)
+    x, t, context = torch.randn(3, 4, cells, cells, generator=generator), torch.tensor([999.0, 500.0, 3.0]), \
         torch.randn(3, 77, 768, generator=generator)
     with torch.no_grad():
         expected, got = net(x, t, context=context), wide(x, t, context=context)
     assert (got - expected).abs().max() <= 1e-5 * expected.abs().max()
+
+
+def test_comfyui_detects_the_three_level_v2_unet_as_sd15():
+    import comfy.model_detection
+    import comfy.supported_models
+    wide = unet.export_wide(checkpoint.unet_state(checkpoint.MODELS["v2"].unet.with_name("absent"), levels=3))
+    config = comfy.model_detection.model_config_from_unet(wide, "")
+    assert type(config) is comfy.supported_models.SD15
+    assert config.unet_config["channel_mult"] == [1, 1, 1]
 
 
 def test_the_loaded_unet_computes_the_committed_narrow_unet(demo_model):
@@ -139,10 +152,11 @@ def test_training_smoke_loss_falls(tmp_path):
     assert np.mean(losses[-3:]) < 0.5 * losses[0], losses
 
 
-def test_a_stopped_and_resumed_run_gives_the_weights_of_a_straight_run(tmp_path):
-    _train(tmp_path, "straight", 12, "--save-every", "6")
-    _train(tmp_path, "resumed", 6, "--save-every", "6")
-    log = _train(tmp_path, "resumed", 12, "--save-every", "6")
+@pytest.mark.parametrize("world_name", ["v1", "v2"])
+def test_a_stopped_and_resumed_run_gives_the_weights_of_a_straight_run(tmp_path, world_name):
+    _train(tmp_path, "straight", 12, "--save-every", "6", "--world", world_name)
+    _train(tmp_path, "resumed", 6, "--save-every", "6", "--world", world_name)
+    log = _train(tmp_path, "resumed", 12, "--save-every", "6", "--world", world_name)
     assert "resumed from" in log and "at step 6" in log
     straight, resumed = (torch.load(tmp_path / f"{n}-state.pt") for n in ("straight", "resumed"))
     assert straight["step"] == resumed["step"] == 12
