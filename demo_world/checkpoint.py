@@ -29,9 +29,10 @@ DECODER_WEIGHTS = WEIGHTS_DIR / "taesd_decoder.safetensors"
 
 @dataclass(frozen=True)
 class ModelFiles:
-    """One demo model: its world, its UNet's depth and its committed weights. The decoder is shared: the
-    latent is the same cell map at any image size, and the 64 px world's decoder turns 128 px latents back
-    into images with a mean absolute error of 0.003 (docs/demo_world.md)."""
+    """One demo model: its world, its UNet's depth and its committed weights. The decoder is per world:
+    the latent is the same cell map at any image size, but V2's pattern tones are V1's tones at another
+    contrast, which V1's decoder does not draw (the pattern of 0.255 of v2 images read right after a round
+    trip through it: docs/demo_world.md)."""
     world: world.WorldSpec
     levels: int
     unet: Path
@@ -39,7 +40,8 @@ class ModelFiles:
 
 
 MODELS = {"v1": ModelFiles(world.V1, 2, UNET_WEIGHTS),
-          "v2": ModelFiles(world.V2, 3, WEIGHTS_DIR / "v2" / "unet.safetensors")}
+          "v2": ModelFiles(world.V2, 3, WEIGHTS_DIR / "v2" / "unet.safetensors",
+                           WEIGHTS_DIR / "v2" / "taesd_decoder.safetensors")}
 MODEL_NAME = "magicmix-demo-world.safetensors"
 # Bump when the assembly changes, so cached files of older builds are not reused.
 ASSEMBLY_VERSION = 1

@@ -21,7 +21,6 @@ import numpy as np
 from . import world
 
 FOREGROUND_THRESHOLD = 0.2
-TONE_THRESHOLD = 0.7  # max channel: light tones are 1.0, dark ones 0.4 (world.DARK)
 SHAPE_MIN_IOU = 0.7
 PATTERN_MIN_AGREEMENT = 0.85
 MIN_PIXELS = 64
@@ -108,6 +107,11 @@ def _pattern_maps(cells: int = world.IMAGE_SIZE // world.CELL) -> list[tuple[str
     return maps
 
 
+def tone_threshold(spec: world.WorldSpec) -> float:
+    """Max channel between a pattern's dark and light tones (light ones are 1.0): 0.7 in V1, 0.925 in V2."""
+    return (1.0 + spec.dark) / 2
+
+
 def read(image: np.ndarray, region: np.ndarray | None = None) -> Reading:
     """What one image (H x W x 3 in [0, 1]) shows; colour and pattern only within ``region`` when given."""
     return read_batch(image[None], None if region is None else region[None])[0]
@@ -128,7 +132,7 @@ def read_batch(images: np.ndarray, regions: np.ndarray | None = None) -> list[Re
             inner = inner & regions[index].astype(bool)
         colour, pattern, agreement = NONE, NONE, 0.0
         if inner.sum() >= MIN_PIXELS:
-            dark = image.max(axis=-1) < TONE_THRESHOLD
+            dark = image.max(axis=-1) < tone_threshold(world.spec_for_image(image.shape[0]))
             light = inner & ~dark
             if light.sum() >= MIN_PIXELS // 4:
                 distances = np.linalg.norm(palette - image[light].mean(axis=0), axis=1)

@@ -22,8 +22,9 @@ layout open. The vocabulary was changed once, for that reason, before the qualit
 
 World v2 (``V2``, in progress; docs/demo_world.md) is the same world at other scales, given by a
 ``WorldSpec``: 128 x 128 images (a 16 x 16 latent), one to three objects per scene, a lone object 8.5-15
-latent cells wide against the same one-cell pattern (period 2 cells), two or three smaller so that they fit
-at least one cell apart; a caption names one object and may say how many there are. Its
+latent cells wide against the same one-cell pattern (period 2 cells) at a quarter of the contrast, two or
+three smaller so that they fit at least one cell apart; a caption names one object and may say how many
+there are. Its
 scenes are drawn and rendered in batches by torch on any device (``sample_scenes``, ``render_scenes``:
 the trainers' data keeps up with a GPU); the 64 px world above (``V1``) is unchanged.
 """
@@ -197,13 +198,15 @@ EXTENTS = {"circle": (1.0, 1.0, 1.0), "square": (0.85, 0.85, 0.85), "triangle": 
 class WorldSpec:
     """A world's scales. Silhouettes, colours, patterns (one-cell elements, period 2 cells) and the words
     are the same in every world; what differs is the image size, how many objects a scene holds and how
-    large they are, so how far the silhouette's scale lies from the pattern's."""
+    large they are, and the pattern's contrast: together they set the noise level at which a model
+    decides the silhouette and the one at which it decides the pattern."""
     name: str
     image_size: int
     size_ranges: tuple  # half-extent in pixels of each object, for scenes of 1, 2, ... objects
     gap: float = 0.0  # least distance in pixels between two objects' silhouettes
     margin: float = MARGIN  # least distance in pixels from a silhouette to the image's border
     counted: bool = False  # captions may say how many objects the scene holds (COUNT_CLAUSES)
+    dark: float = DARK  # the pattern's dark tone, times the light one: 1 - dark is the pattern's contrast
 
     @property
     def max_objects(self) -> int:
@@ -231,7 +234,12 @@ V1 = WorldSpec("v1", IMAGE_SIZE, (SIZE_RANGE,))
 # 1.7 x 40 = 68 px, a triangle of 52 is 2.3 x 52 = 120 px), the size of every pair the MagicMix rows use.
 # Two objects with a cell between them fit at 6-7.5 cells (half-extent 24-30), three at 4.5-5.5 (18-22):
 # those scenes serve the regional rows. The pattern's period stays 2 cells.
-V2 = WorldSpec("v2", 128, ((40.0, 52.0), (24.0, 30.0), (18.0, 22.0)), gap=float(CELL), margin=4.0, counted=True)
+# The pattern's contrast is 0.15, not V1's 0.6: the one change of scales (docs/demo_world.md). A
+# periodic pattern's evidence adds up over every cell of the object, so at V1's contrast a model
+# trained on these scenes fixed the pattern as early as the silhouette (its switch-level curve
+# crossed at level 0.7); natural images hold much less power in fine texture than in object edges.
+V2 = WorldSpec("v2", 128, ((40.0, 52.0), (24.0, 30.0), (18.0, 22.0)), gap=float(CELL), margin=4.0, counted=True,
+               dark=0.85)
 WORLDS = {spec.name: spec for spec in (V1, V2)}
 
 
@@ -352,7 +360,7 @@ def render_scenes(batch: SceneBatch, spec: WorldSpec, chunk: int = 64) -> tuple[
                 dark = torch.where((batch.pattern[rows, slot] == index).view(-1, 1, 1), _dark(name, u, v), dark)
             dark = dark.repeat_interleave(CELL, 1).repeat_interleave(CELL, 2)[:, None]
             light = palette[batch.colour[rows, slot]].view(-1, 3, 1, 1)
-            tone = torch.where(dark, DARK * light, light)
+            tone = torch.where(dark, spec.dark * light, light)
             coverage_here = cover[rows, slot, None]
             images[rows] = coverage_here * tone + (1.0 - coverage_here) * images[rows]
     return images, cover
@@ -386,3 +394,44 @@ def _caption_lookup(spec: WorldSpec) -> torch.Tensor:
                 for p, pattern in enumerate(PATTERNS + (None,)):
                     lookup[q, s, c, p] = row_of[prompt_for(shape, colour, pattern) + clause]
     return lookup
+
+
+def spec_for_image(image_size: int) -> WorldSpec:
+    """The world whose images are ``image_size`` px wide (the scorers read each world's tones)."""
+    for spec in WORLDS.values():
+        if spec.image_size == image_size:
+            return spec
+    raise ValueError(f"no world has {image_size} px images (worlds: "
+                     + ", ".join(f"{s.name} {s.image_size} px" for s in WORLDS.values()) + ")")
+
+
+def scene_batch(scenes: list[list[Scene]], spec: WorldSpec) -> SceneBatch:
+    """Given scenes (each a list of its objects, at most ``spec.max_objects``) as a SceneBatch on the CPU."""
+    n, k = len(scenes), spec.max_objects
+    out = SceneBatch(*(torch.zeros((n, k), dtype=torch.long) for _ in range(3)), torch.zeros((n, k, 2)),
+                     torch.zeros((n, k)), torch.tensor([len(objects) for objects in scenes]))
+    for i, objects in enumerate(scenes):
+        if not 1 <= len(objects) <= k:
+            raise ValueError(f"a scene of {spec.name} holds 1 to {k} objects, not {len(objects)}")
+        for slot, o in enumerate(objects):
+            out.shape[i, slot], out.colour[i, slot] = SHAPES.index(o.shape), COLOUR_NAMES.index(o.colour)
+            out.pattern[i, slot], out.size[i, slot] = PATTERNS.index(o.pattern), o.size
+            out.centre[i, slot] = torch.tensor(o.centre)
+    return out
+
+
+def render_images(scenes: list[list[Scene]], spec: WorldSpec) -> np.ndarray:
+    """Given scenes as N x H x W x 3 float32 images in [0, 1] (``render_scenes``, on the CPU)."""
+    images, _ = render_scenes(scene_batch(scenes, spec), spec)
+    return images.permute(0, 2, 3, 1).numpy()
+
+
+def lone_scenes(spec: WorldSpec, n: int, seed: int) -> list[Scene]:
+    """``n`` one-object scenes of the world, drawn from ``seed`` on the CPU."""
+    batch = sample_scenes(spec, n, torch.Generator().manual_seed(seed), count=1)
+    return [batch.objects(i)[0] for i in range(n)]
+
+
+def lone_clause(spec: WorldSpec) -> str:
+    """What a prompt of the world ends with to ask for one object: " alone" where captions count."""
+    return f" {COUNT_CLAUSES[0]}" if spec.counted else ""

@@ -26,12 +26,18 @@ for both, the pixels beyond the mask's band (demo.kept_pixels()) are compared wi
 the next pair's bottom right) in demo.first_scene_mask() (the first scene's quadrant), reads the first
 scene and whether the second kept its own pattern; ``region="scenes_read"`` is the unmasked run on the
 same canvas; the pixels beyond that mask's band (demo.beyond_first_scene_band()) are compared with it.
-``img2img`` with ``region="mask"`` or ``"scenes"`` is the regional baseline: KSamplerAdvanced from K_max
+``region="object"`` (worlds of several objects per scene, as V2): a scene of two or three objects
+(demo_world.world.sample_scenes), the first given the pair's layout pattern, the
+MASK its silhouette grown by a cell (OBJECT_MASK_GROWTH); the first object's pattern is read inside its
+silhouette, each other object's inside its own (kept when it is still its own), the pixels beyond the
+mask's band compared with the layout canvas; ``region="object_read"`` is the unmasked run read the same way.
+``img2img`` with ``region="mask"``, ``"scenes"`` or ``"object"`` is the regional baseline: KSamplerAdvanced from K_max
 with the same mask as the latent's noise_mask (what Set Latent Noise Mask gives it).
 All runs of a seed draw their noise as ComfyUI does: one randn over the batch of pairs from the seed.
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass, field
 
@@ -42,32 +48,49 @@ STEPS, CFG, SAMPLER, SCHEDULER = 50, 7.5, "euler", "normal"
 K_MIN, K_MAX, NU = 0.3, 0.6, 0.75
 IMAGE, TEXT = "image", "text"
 SCENE_REGIONS = ("scenes", "scenes_read")
+OBJECT_REGIONS = ("object", "object_read")
+MASKED_REGIONS = ("mask", "scenes", "object")  # the regions a run is masked to (the rest are read only)
+OBJECT_MASK_GROWTH = 8  # px: a cell, so the mask holds the object's anti-aliased edge
+OBJECT_BAND = 16  # px beyond the mask where the result may blend into the kept layout
+OBJECT_SEED = 7  # the other objects of the regional scenes come from this seed
 
 
 @dataclass(frozen=True)
 class Pair:
     layout: object  # world.Scene
     content_pattern: str
+    world: object = None  # world.WorldSpec; None: the 64 px world (V1)
+
+    @property
+    def spec(self):
+        from demo_world import world
+        return self.world or world.V1
 
     @property
     def layout_prompt(self) -> str:
-        return self.layout.prompt
+        from demo_world import world
+        return self.layout.prompt + world.lone_clause(self.spec)
 
     @property
     def content_prompt(self) -> str:
         from demo_world import world
-        return world.prompt_for(None, None, self.content_pattern)
+        return world.prompt_for(None, None, self.content_pattern) + world.lone_clause(self.spec)
 
 
-def make_pairs(count: int = 24, seed: int = 100) -> list[Pair]:
-    """Layouts drawn from the world; each content pattern differs from its layout's."""
+def make_pairs(count: int = 24, seed: int = 100, spec=None) -> list[Pair]:
+    """Layouts drawn from the world (``spec``; None: V1), one object each; each content pattern differs
+    from its layout's. In a world whose captions count objects, both prompts ask for one ("... alone")."""
     from demo_world import world
     rng = np.random.default_rng(seed)
+    if spec is None or spec == world.V1:
+        layouts = None
+    else:
+        layouts = world.lone_scenes(spec, count, seed)
     pairs = []
-    for _ in range(count):
-        layout = world.random_scene(rng)
+    for index in range(count):
+        layout = world.random_scene(rng) if layouts is None else layouts[index]
         pattern = rng.choice([p for p in world.PATTERNS if p != layout.pattern])
-        pairs.append(Pair(layout, str(pattern)))
+        pairs.append(Pair(layout, str(pattern), None if layouts is None else spec))
     return pairs
 
 
@@ -88,6 +111,9 @@ class Method:
         if self.region:
             what = (f"img2img from k_max {self.k_max}" if self.name == "img2img"
                     else f"MagicMix nu {self.nu}, k {self.k_min}/{self.k_max}")
+            if self.region in OBJECT_REGIONS:
+                where = "in the first object's mask" if self.region == "object" else "no mask"
+                return f"{what}, several objects, {where}"
             if self.region in SCENE_REGIONS:
                 where = "in the first scene's quadrant" if self.region == "scenes" else "no mask"
                 return f"{what}, two scenes, {where}"
@@ -122,16 +148,18 @@ class Batch:
         self.content = self._conditioning([p.content_prompt for p in pairs])
         self.layout_text = self._conditioning([p.layout_prompt for p in pairs])
         self.negative = demo.encode("")
+        self.spec = pairs[0].spec
         if mode == IMAGE:
             from demo_world import demo as world_demo
-            self.layout_images = np.stack([world.render(p.layout) for p in pairs])
+            self.layout_images = (np.stack([world.render(p.layout) for p in pairs]) if self.spec == world.V1
+                                  else world.render_images([[p.layout] for p in pairs], self.spec))
             self.latent = demo.encode_images(self.layout_images)
-            self.layout_masks = [world.silhouette(p.layout) for p in pairs]
+            self.layout_masks = [world.silhouette(p.layout, self.spec.image_size) for p in pairs]
             self.region = torch.from_numpy(np.stack([world_demo.region_mask()] * len(pairs)))
             self.round_trip = None  # the layout images through the VAE, decoded once when a regional row needs them
-            self._scenes = None
+            self._scenes = self._objects = None
         else:
-            self.latent = {"samples": torch.zeros(len(pairs), 4, 8, 8)}
+            self.latent = {"samples": torch.zeros(len(pairs), 4, self.spec.cells, self.spec.cells)}
             own = self.ksampler_advanced(self.layout_text, self.latent, 0, STEPS, add_noise=True)
             self.layout_images = demo.decode(own)
             from demo_world import scorers
@@ -149,6 +177,13 @@ class Batch:
             self._scenes = Scenes(images, self.demo.encode_images(images), mask, patterns)
         return self._scenes
 
+    @property
+    def objects(self) -> Objects:
+        """The scenes of several objects (image layout), encoded when a row first needs them."""
+        if self._objects is None:
+            self._objects = make_objects(self.demo, self.pairs)
+        return self._objects
+
     def _conditioning(self, prompts: list[str]) -> list:
         """One CONDITIONING for the batch: each pair's prompt along the batch axis."""
         return [[torch.cat([self.demo.encode(p)[0][0] for p in prompts]), {}]]
@@ -165,9 +200,9 @@ class Batch:
         k_max_step = STEPS - round(method.k_max * STEPS)
         if method.name == "magicmix":
             extra = dict(layout_positive=self.layout_text, layout_negative=self.negative) if text else {}
-            latent = self.scenes.latent if method.region in SCENE_REGIONS else self.latent
-            if method.region in ("mask", "scenes"):
-                extra["mask"] = self.scenes.mask if method.region == "scenes" else self.region
+            latent, mask = self._regional_inputs(method.region)
+            if method.region in MASKED_REGIONS:
+                extra["mask"] = mask
             return self.demo.nodes["MagicMix"].execute(
                 self.demo.model, self.content, self.negative, latent, self.seed, STEPS, CFG, method.sampler,
                 SCHEDULER, method.k_min, method.k_max, method.nu, 1,
@@ -196,10 +231,18 @@ class Batch:
         (what Set Latent Noise Mask gives KSamplerAdvanced), the same mask the MagicMix row gets."""
         if not region:
             return self.latent
-        if region not in ("mask", "scenes"):
+        if region not in MASKED_REGIONS:
             raise ValueError(f"a baseline runs in a mask or without one, not {region!r}")
-        latent, mask = (self.scenes.latent, self.scenes.mask) if region == "scenes" else (self.latent, self.region)
+        latent, mask = self._regional_inputs(region)
         return {**latent, "noise_mask": mask.reshape((-1, 1, mask.shape[-2], mask.shape[-1]))}
+
+    def _regional_inputs(self, region: str) -> tuple[dict, torch.Tensor | None]:
+        """The LATENT a row starts from and the MASK of its region (None where it has none)."""
+        if region in SCENE_REGIONS:
+            return self.scenes.latent, self.scenes.mask
+        if region in OBJECT_REGIONS:
+            return self.objects.latent, self.objects.mask
+        return self.latent, (self.region if region else None)
 
     def _image_layout_inputs(self, method: Method):
         """What the test-side orders start from, as MagicMix Layout Noise makes it: the model, the layout's
@@ -266,6 +309,51 @@ class Scenes:
     round_trip: np.ndarray | None = None  # the canvases through the VAE, decoded once
 
 
+@dataclass
+class Objects:
+    """One batch's scenes of several objects: images (N x H x W x 3), their LATENT, the MASK over each first
+    object, every object's silhouette and pattern (the first's is the layout's), the pixels beyond the band."""
+    images: np.ndarray
+    latent: dict
+    mask: torch.Tensor
+    silhouettes: list  # per scene, one H x W bool per object
+    patterns: list  # per scene, each object's pattern
+    kept: np.ndarray  # N x H x W bool: beyond OBJECT_BAND px of the mask
+    round_trip: np.ndarray | None = None
+
+
+def make_objects(demo, pairs: list[Pair]) -> Objects:
+    """For each pair a scene of two or three objects (alternately) drawn from OBJECT_SEED, its first object
+    given the pair's layout pattern."""
+    from demo_world import world
+    spec = pairs[0].spec
+    if spec.max_objects < 2:
+        raise ValueError(f"world {spec.name} has one object per scene: no object regions")
+    scenes = []
+    for count in range(2, min(3, spec.max_objects) + 1):
+        drawn = world.sample_scenes(spec, len(pairs), torch.Generator().manual_seed(OBJECT_SEED + count), count=count)
+        scenes.append([drawn.objects(i) for i in range(len(pairs))])
+    objects = []
+    for index, pair in enumerate(pairs):
+        first, *others = scenes[index % len(scenes)][index]
+        # the drawn shape keeps its place clear of the others; the pattern is the layout's, so the content's differs
+        objects.append([dataclasses.replace(first, pattern=pair.layout.pattern), *others])
+    images = world.render_images(objects, spec)
+    silhouettes = [[world.silhouette(o, spec.image_size) for o in scene] for scene in objects]
+    grown = [_grow(masks[0], OBJECT_MASK_GROWTH) for masks in silhouettes]
+    kept = np.stack([~_grow(g, OBJECT_BAND) for g in grown])
+    mask = torch.from_numpy(np.stack(grown).astype(np.float32))
+    return Objects(images, demo.encode_images(images), mask, silhouettes,
+                   [[o.pattern for o in scene] for scene in objects], kept)
+
+
+def _grow(mask: np.ndarray, pixels: int) -> np.ndarray:
+    """``mask`` grown by ``pixels`` in every direction (a square neighbourhood)."""
+    grown = torch.nn.functional.max_pool2d(torch.from_numpy(mask.astype(np.float32))[None, None],
+                                           2 * pixels + 1, 1, pixels)
+    return grown[0, 0].numpy() > 0
+
+
 def example_batch(mode: str, count: int = 4, seed: int = 0):
     """The README examples' inputs: the demo model, the bench's first ``count`` pairs, one seed's Batch."""
     from . import model
@@ -314,6 +402,8 @@ class CellResult:
 def score(batch: Batch, latent: dict, result: CellResult) -> None:
     if result.method.region in SCENE_REGIONS:
         return score_scenes(batch, latent, result)
+    if result.method.region in OBJECT_REGIONS:
+        return score_objects(batch, latent, result)
     from demo_world import demo, scorers
     images = batch.demo.decode(latent)
     regional = bool(result.method.region)
@@ -340,6 +430,26 @@ def score_scenes(batch: Batch, latent: dict, result: CellResult) -> None:
     if scenes.round_trip is None:
         scenes.round_trip = batch.demo.decode(scenes.latent)
     _score_outside(canvases, scenes.images, scenes.round_trip, demo.beyond_first_scene_band(), result)
+
+
+def score_objects(batch: Batch, latent: dict, result: CellResult) -> None:
+    """A row on the scenes of several objects: the silhouettes' IoU with the layout's, the first object's
+    pattern inside its silhouette against the content's, the others' against their own, the pixels beyond
+    the mask's band against the layout canvas."""
+    from demo_world import scorers
+    objects = batch.objects
+    images = batch.demo.decode(latent)
+    for image, silhouettes, patterns, pair in zip(images, objects.silhouettes, objects.patterns, batch.pairs):
+        result.ious.append(scorers.iou(scorers.foreground(image), np.logical_or.reduce(silhouettes)))
+        readings = [scorers.read(image, region=s) for s in silhouettes]
+        result.adopted.append(readings[0].pattern == pair.content_pattern)
+        result.others_kept.append(all(r.pattern == p for r, p in zip(readings[1:], patterns[1:])))
+    result.images.append(images)
+    if objects.round_trip is None:
+        objects.round_trip = batch.demo.decode(objects.latent)
+    for image, layout, round_trip, kept in zip(images, objects.images, objects.round_trip, objects.kept):
+        result.outside_errors.append(float(np.abs(image - layout)[kept].mean()))
+        result.round_trip_errors.append(float(np.abs(round_trip - layout)[kept].mean()))
 
 
 def _score_layout_and_content(batch: Batch, images: np.ndarray, readings: list, result: CellResult) -> None:

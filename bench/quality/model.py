@@ -34,22 +34,26 @@ class DemoModel:
         return self.nodes["VAEDecode"]().decode(self.vae, latent)[0].detach().numpy()
 
 
-def load(narrow_twin: bool = True, nodes: dict | None = None, unet_weights=None, decoder_weights=None) -> DemoModel:
-    """The demo model in this process (ComfyUI on the CPU, this pack's nodes loaded; ``nodes``: the
-    host's NODE_CLASS_MAPPINGS where a caller has loaded them already). A model of its own: the twin's
-    swap never touches another loaded copy. ``unet_weights`` / ``decoder_weights``: other trained
-    weights (e.g. a retrain's) in place of the committed ones, swapped into the loaded checkpoint."""
+def load(narrow_twin: bool = True, nodes: dict | None = None, unet_weights=None, decoder_weights=None,
+         world: str = "v1") -> DemoModel:
+    """The demo model of ``world`` (demo_world.checkpoint.MODELS) in this process (ComfyUI on the CPU, this
+    pack's nodes loaded; ``nodes``: the host's NODE_CLASS_MAPPINGS where a caller has loaded them already).
+    A model of its own: the twin's swap never touches another loaded copy. ``unet_weights`` /
+    ``decoder_weights``: other trained weights (e.g. a retrain's) in place of the committed ones, swapped
+    into the loaded checkpoint."""
     from magicmix_dev import host
     mappings = nodes if nodes is not None else host.load_host_nodes()
     import comfy.sd
     from demo_world import checkpoint, unet
+    files = checkpoint.MODELS[world]
     model, clip, vae, _ = comfy.sd.load_checkpoint_guess_config(
-        str(checkpoint.ensure_checkpoint()), output_vae=True, output_clip=True)
+        str(checkpoint.ensure_checkpoint(files.unet, files.decoder, files.levels)), output_vae=True,
+        output_clip=True)
     if unet_weights is not None and not narrow_twin:
         raise ValueError("other UNet weights are swapped in as the narrow twin")
     if narrow_twin:
-        twin = unet.new_narrow_unet()
-        state = checkpoint.unet_state(unet_weights) if unet_weights is not None else checkpoint.unet_state()
+        twin = unet.new_narrow_unet(levels=files.levels)
+        state = checkpoint.unet_state(unet_weights or files.unet, files.levels)
         # the checkpoint holds fp16 weights: the twin computes with the same rounded values
         twin.load_state_dict({k: v.to(torch.float16).to(torch.float32) for k, v in state.items()})
         model.model.diffusion_model = twin.eval().requires_grad_(False)

@@ -39,15 +39,21 @@ CLAIM_CELLS = [
 ]
 
 
-def round_trip(demo) -> dict:
-    """The VAE on world images: mean absolute error, scorers' accuracy per attribute, silhouette IoU."""
+def round_trip(demo, spec=None) -> dict:
+    """The VAE on world images (of ``spec``, None: V1; one object each, which the scorers read): mean
+    absolute error, scorers' accuracy per attribute, silhouette IoU."""
     from demo_world import scorers, world
-    images, scenes = world.sample_batch(ROUND_TRIP_SEED, ROUND_TRIP_IMAGES)
+    if spec is None or spec == world.V1:
+        images, scenes = world.sample_batch(ROUND_TRIP_SEED, ROUND_TRIP_IMAGES)
+    else:
+        scenes = world.lone_scenes(spec, ROUND_TRIP_IMAGES, ROUND_TRIP_SEED)
+        images = world.render_images([[s] for s in scenes], spec)
     decoded = demo.decode(demo.encode_images(images))
     readings = scorers.read_batch(decoded)
     accuracy = {a: float(np.mean([getattr(r, a) == getattr(s, a) for r, s in zip(readings, scenes)]))
                 for a in ("shape", "colour", "pattern")}
-    iou = float(np.mean([scorers.iou(scorers.foreground(d), world.silhouette(s)) for d, s in zip(decoded, scenes)]))
+    iou = float(np.mean([scorers.iou(scorers.foreground(d), world.silhouette(s, len(d)))
+                         for d, s in zip(decoded, scenes)]))
     return dict(error=float(np.abs(decoded - images).mean()), iou=iou, **accuracy)
 
 

@@ -40,10 +40,12 @@ def background_is_clean(image: np.ndarray) -> bool:
     return float(np.abs(image[outside] - world.BACKGROUND).max(axis=-1).mean()) < 0.05
 
 
-def run(demo, samples: int = 96, seed: int = 0, steps: int = STEPS, batch: int = 48) -> Txt2ImgResult:
-    """``samples`` prompts (the world's 48 full ones in turn), one batch seed per group."""
+def run(demo, samples: int = 96, seed: int = 0, steps: int = STEPS, batch: int = 48, spec=None) -> Txt2ImgResult:
+    """``samples`` prompts (the world's 48 full ones in turn, asking for one object where the world's
+    captions count), one batch seed per group. ``spec``: the world (None: V1)."""
     from demo_world import scorers, world
-    full = world.full_prompts()
+    spec = spec or world.V1
+    full = [p + world.lone_clause(spec) for p in world.full_prompts()]
     prompts = [full[i % len(full)] for i in range(samples)]
     negative = demo.encode("")
     ksampler = demo.nodes["KSampler"]()
@@ -52,12 +54,12 @@ def run(demo, samples: int = 96, seed: int = 0, steps: int = STEPS, batch: int =
         group = prompts[start:start + batch]
         # one prompt per batch item: conditioning batches are concatenated along the batch axis
         positive = [[torch.cat([demo.encode(p)[0][0] for p in group]), {}]]
-        empty = {"samples": torch.zeros(len(group), 4, 8, 8)}
+        empty = {"samples": torch.zeros(len(group), 4, spec.cells, spec.cells)}
         (latent,) = ksampler.sample(demo.model, seed + start, steps, CFG, SAMPLER, SCHEDULER, positive, negative, empty)
         images.append(demo.decode(latent))
     images = np.concatenate(images)
     readings = scorers.read_batch(images)
-    wanted = [p.split()[1:] for p in prompts]  # pattern, colour, shape
+    wanted = [p.split()[1:4] for p in prompts]  # pattern, colour, shape
     shape = np.array([r.shape == w[2] for r, w in zip(readings, wanted)])
     colour = np.array([r.colour == w[1] for r, w in zip(readings, wanted)])
     pattern = np.array([r.pattern == w[0] for r, w in zip(readings, wanted)])

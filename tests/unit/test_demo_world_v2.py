@@ -100,3 +100,60 @@ def test_the_scorers_read_v2_images_a_lone_object_whole_and_each_of_several_in_i
         for slot, scene in enumerate(several.objects(index)):
             reading = scorers.read(pictures[index], region=cover[index, slot].numpy() >= 0.5)
             assert (reading.colour, reading.pattern) == (scene.colour, scene.pattern), scene
+
+
+def test_v2_patterns_are_drawn_at_its_lower_contrast_and_the_scorers_read_them_at_it():
+    from demo_world import scorers
+    scenes = _scenes(world.V2, 16, seed=9, count=1)
+    images, cover = world.render_scenes(scenes, world.V2)
+    for index in range(len(scenes)):
+        (scene,) = scenes.objects(index)
+        inside = images[index][:, cover[index, 0] == 1.0].amax(dim=0)  # max channel of fully covered pixels
+        light = max(world.COLOURS[scene.colour])
+        tones = {round(float(t), 4) for t in inside.unique()}
+        assert tones <= {round(light, 4), round(world.V2.dark * light, 4)}, (scene, tones)
+    assert world.V2.dark == 0.85 and world.V1.dark == world.DARK == 0.4
+    assert scorers.tone_threshold(world.V1) == 0.7 and scorers.tone_threshold(world.V2) == 0.925
+    # read with V1's threshold, every tone inside V2's objects would be light: no pattern but plain
+    covered = cover[:, 0] == 1.0
+    assert not (images.amax(dim=1)[covered] < scorers.tone_threshold(world.V1)).any()
+
+
+def test_each_world_is_found_by_its_image_size():
+    assert world.spec_for_image(64) is world.V1 and world.spec_for_image(128) is world.V2
+    with pytest.raises(ValueError, match="no world has 96 px"):
+        world.spec_for_image(96)
+
+
+def test_given_scenes_render_as_drawn_ones():
+    drawn = _scenes(world.V2, 6, seed=10)
+    given = [drawn.objects(i) for i in range(len(drawn))]
+    images, _ = world.render_scenes(drawn, world.V2)
+    assert np.array_equal(world.render_images(given, world.V2), images.permute(0, 2, 3, 1).numpy())
+    with pytest.raises(ValueError, match="holds 1 to 3 objects, not 4"):
+        world.scene_batch([[given[0][0]] * 4], world.V2)
+
+
+def test_lone_scenes_and_their_prompts_ask_for_one_object():
+    scenes = world.lone_scenes(world.V2, 5, seed=11)
+    assert len(scenes) == 5 and scenes == world.lone_scenes(world.V2, 5, seed=11)
+    assert world.lone_clause(world.V2) == " alone" and world.lone_clause(world.V1) == ""
+    assert all(s.prompt + " alone" in world.V2.prompts() for s in scenes)
+
+
+def test_the_v2_decoder_trains_on_cell_aligned_crops_of_v2_images():
+    from demo_world import train_decoder
+    latents, crops = train_decoder.make_batch_on_device(world.V2, 3, 4, torch.device("cpu"))
+    assert crops.shape == (4, 3, 64, 64) and latents.shape == (4, 4, 8, 8)
+    # the latent is the crop's own cell map, plus the trainer's small noise
+    assert float((latents - latent.analytic_latent(crops)).std()) == pytest.approx(train_decoder.LATENT_NOISE, rel=0.2)
+    again, _ = train_decoder.make_batch_on_device(world.V2, 3, 4, torch.device("cpu"))
+    assert torch.equal(latents, again)
+
+
+def test_the_band_is_the_switch_levels_that_keep_the_silhouette_and_adopt_the_pattern():
+    from bench.quality import model_check
+    rows = [{"level": level, "kept": (kept, 0, 1), "adopted": (adopted, 0, 1)}
+            for level, kept, adopted in ((0.7, 0.6, 0.95), (0.6, 0.9, 0.85), (0.5, 0.95, 0.8), (0.4, 1.0, 0.79))]
+    assert model_check.band(rows) == [0.6, 0.5]
+    assert model_check.band(rows[:1] + rows[3:]) == []
