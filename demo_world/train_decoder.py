@@ -83,16 +83,11 @@ def main(argv: list[str] | None = None) -> int:
     _host.use_pytorch_attention()
     from . import latent
     decoder = latent.new_taesd().taesd_decoder
-    state = args.state or _host.cache_dir() / "train" / ("decoder-state.pt" if args.world == "v1"
-                                                          else f"decoder-{args.world}-state.pt")
+    state = args.state or training.default_state("decoder", args.world)
     run = training.Run(decoder, lambda p: torch.optim.Adam(p, lr=args.lr), args.weights or files.decoder, state,
                        device)
-    if args.world == "v1":
-        def batch_of_step(step):
-            return make_batch(step, args.batch, args.seed)
-    else:
-        def batch_of_step(step):
-            return make_batch_on_device(files.world, step, args.batch, device, args.seed)
+    batch_of_step = training.batches_of_steps(files.world, make_batch, make_batch_on_device, args.batch, device,
+                                              args.seed)
     training.train(run, loss_function(batch_of_step), args.steps, args.save_every, args.log_every,
                    f"decoder {args.world}" if args.world != "v1" else "decoder", minutes=args.minutes)
     return 0

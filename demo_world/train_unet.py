@@ -107,18 +107,13 @@ def main(argv: list[str] | None = None) -> int:
     from . import conditioning, unet
     table = conditioning.prompt_conditioning(files.world).to(device)
     _host.use_pytorch_attention()
-    state = args.state or _host.cache_dir() / "train" / ("unet-state.pt" if args.world == "v1"
-                                                          else f"unet-{args.world}-state.pt")
+    state = args.state or training.default_state("unet", args.world)
     run = training.Run(unet.new_narrow_unet(args.seed, files.levels),
                        lambda p: torch.optim.AdamW(p, lr=args.lr, weight_decay=0.0), args.weights or files.unet, state,
                        device)
     sampling = sd15_sampling().to(device)
-    if args.world == "v1":
-        def batch_of_step(step):
-            return make_batch(step, args.batch, args.seed)
-    else:
-        def batch_of_step(step):
-            return make_batch_on_device(files.world, step, args.batch, device, args.seed)
+    batch_of_step = training.batches_of_steps(files.world, make_batch, make_batch_on_device, args.batch, device,
+                                              args.seed)
     training.train(run, loss_function(table, sampling, batch_of_step), args.steps, args.save_every, args.log_every,
                    f"unet {args.world}", minutes=args.minutes)
     return 0

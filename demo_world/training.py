@@ -118,3 +118,19 @@ def train(run: Run, loss_fn, until_step: int, save_every: int, log_every: int, w
         if run.step % save_every == 0 or run.step == until_step:
             run.save(what)
     sys.stdout.flush()
+
+
+def default_state(net: str, world: str) -> Path:
+    """Where a trainer keeps its resumable state in the cache: ``{net}-state.pt`` for V1 (its name from
+    before there were worlds), ``{net}-{world}-state.pt`` for the others."""
+    from . import _host
+    return _host.cache_dir() / "train" / (f"{net}-state.pt" if world == "v1" else f"{net}-{world}-state.pt")
+
+
+def batches_of_steps(world, numpy_batch, torch_batch, batch: int, device: torch.device, seed: int):
+    """step -> that step's batch: V1's drawn with numpy on the CPU (``numpy_batch(step, batch, seed)``, as its
+    committed weights were made), any other world's by torch on ``device`` (``torch_batch(spec, step, ...)``)."""
+    if world.name == "v1":
+        return lambda step: numpy_batch(step, batch, seed)
+    return lambda step: torch_batch(world, step, batch, device, seed)
+
